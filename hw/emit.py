@@ -109,7 +109,7 @@ def merge_part_assigns(text: str) -> str:
             if not ok or pos != widths[name]:
                 continue
             ref = name + " " if name.startswith("\\") else name
-            concat = ", ".join(e for _, _, e, _ in reversed(parts))
+            concat = ", ".join(e + " " for _, _, e, _ in reversed(parts))  # space ends escaped ids
             extra.append(f"  assign {ref} = {{ {concat} }};")
             drop.update(i for *_, i in parts)
         if extra:

@@ -7,7 +7,7 @@ import numpy as np
 from golden.mac_array import MacArrayConfig, MacArrayTiming, gemm_tile, random_tile
 from .transactors import Scenario, pack
 
-__all__ = ["tile_beats", "tile_rows", "scenario"]
+__all__ = ["tile_beats", "tile_rows", "scenario", "SPEC"]
 
 
 def tile_beats(A, B):
@@ -45,3 +45,28 @@ def scenario(cfg: MacArrayConfig, layouts, rng: np.random.Generator, n_tiles=4, 
     sc = Scenario(inputs={"inp": beats}, outputs={"out": rows}, out_cycles={"out": out_cycles},
                   vectors=len(tiles) * cfg.rows * cfg.cols, check_ports={"overflow": int(any_ovf)})
     return sc, tiles
+
+
+def _scenario_for_cli(cfg, layouts, rng, vectors):
+    per_tile = cfg.rows * cfg.cols
+    n = max(1, -(-vectors // per_tile))
+    sc, _ = scenario(cfg, layouts, rng, n_tiles=n, K=(1, 64), extreme=0.05)
+    return sc
+
+
+def _component(cfg):
+    from hw.mac_array import MacArray
+    return MacArray(cfg)
+
+
+from .blocks import BlockSpec  # noqa: E402
+
+SPEC = BlockSpec(
+    name="mac_array",
+    config=MacArrayConfig,
+    component=_component,
+    scenario=_scenario_for_cli,
+    summary="output-stationary systolic array, signed INT8 x INT8 -> wide accumulators, "
+            "row-per-beat drain, double-buffered accumulators",
+    demo_configs=({}, {"pipelined": True}),
+)

@@ -1,0 +1,67 @@
+"""The block registry: every ``sim/<block>.py`` module that defines ``SPEC`` is a block.
+
+A block is one config class (``golden/<block>.py``), one component (``hw/<block>.py``) and one
+scenario builder (``sim/<block>.py``); the CLI, the generic tests and the bench find blocks here,
+so adding a block never edits a shared list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable
+
+from golden.params import ConfigError
+
+__all__ = ["BlockSpec", "all_blocks", "get_block"]
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """How the tools reach one block.
+
+    Attributes
+    ----------
+    name : str
+        Block name (CLI name, file names, Verilog module prefix).
+    config : type
+        The :class:`golden.params.BlockConfig` subclass.
+    component : callable
+        ``component(cfg) -> wiring.Component``.
+    scenario : callable
+        ``scenario(cfg, layouts, rng, vectors) -> sim.transactors.Scenario``: random stimulus
+        with golden expectations; ``layouts`` maps stream names to payload field lists;
+        ``rng`` is a ``numpy.random.Generator``; ``vectors`` is the requested number of checked
+        output items (the builder may round up).
+    summary : str
+        One line for ``lobit blocks``.
+    demo_configs : tuple of dict
+        Parameter sets used by ``make demo`` / the bench synthesis table (default: defaults).
+    """
+    name: str
+    config: type
+    component: Callable
+    scenario: Callable
+    summary: str
+    demo_configs: tuple = field(default_factory=lambda: ({},))
+
+
+def all_blocks() -> dict:
+    import sim
+    specs = {}
+    for mod in sorted(pkgutil.iter_modules(sim.__path__), key=lambda m: m.name):
+        if mod.name.startswith("_") or mod.name in ("cli", "blocks", "cocotb_tb"):
+            continue
+        module = importlib.import_module(f"sim.{mod.name}")
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, BlockSpec):
+            specs[spec.name] = spec
+    return specs
+
+
+def get_block(name: str) -> BlockSpec:
+    blocks = all_blocks()
+    if name not in blocks:
+        raise ConfigError(f"unknown block {name!r}: known blocks are {', '.join(sorted(blocks))}.")
+    return blocks[name]
