@@ -1,0 +1,63 @@
+# lobit: `make demo` and `make test` are all a fresh machine needs (they run `make setup`).
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+JOBS  ?= 2
+PYTEST_ARGS ?=
+
+# Tool environment (sim/toolchain.py sets the same for direct CLI use)
+export AMARANTH_USE_YOSYS := builtin
+export YOWASP_CACHE_DIR   := $(CURDIR)/.cache/yowasp
+export XDG_CACHE_HOME     := $(CURDIR)/.cache
+
+.PHONY: setup demo test test-all verify-exhaustive bench clean distclean help
+
+help:
+	@echo "make demo               generate Verilog, simulate and synthesize every block (defaults)"
+	@echo "make test               the whole suite (exhaustive sweeps excluded: see verify-exhaustive)"
+	@echo "make verify-exhaustive  the slow exhaustive / long sweeps (marker 'slow')"
+	@echo "make bench              benchmarks -> bench/results.json"
+	@echo "make setup              .venv from pyproject.toml + Icarus Verilog via apt-get"
+
+setup: $(VENV)/.installed .cache/.iverilog
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> creating $(VENV) and installing lobit with test extras"
+	@command -v python3 >/dev/null || { echo "error: python3 (>= 3.11) is required"; exit 1; }
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	@touch $@
+
+.cache/.iverilog:
+	@mkdir -p .cache
+	@if ! command -v iverilog >/dev/null; then \
+	  echo "==> Icarus Verilog not found: installing the Debian package iverilog"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	  ( $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog ) >/dev/null || \
+	  { echo "error: could not install iverilog with apt-get; install Icarus Verilog >= 11 by hand"; exit 1; }; \
+	fi
+	@iverilog -V 2>/dev/null | head -1
+	@touch $@
+
+demo: setup
+	$(PY) -m sim.demo
+
+test: setup
+	$(PY) -m pytest -n $(JOBS) -m "not slow" $(PYTEST_ARGS)
+
+verify-exhaustive: setup
+	$(PY) -m pytest -n $(JOBS) -m slow $(PYTEST_ARGS)
+
+test-all: setup
+	$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m sim.bench
+
+clean:
+	rm -rf build sim_build .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .cache

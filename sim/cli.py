@@ -1,0 +1,201 @@
+"""The ``lobit`` command line: list blocks, emit Verilog, simulate against the golden model, synthesize.
+
+Every error caused by the user (unknown block, bad parameter, malformed ``--param``) prints one
+sentence and exits with status 2, without a traceback; a simulation mismatch exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from golden.params import ConfigError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"lobit: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parse_params(block, items):
+    pairs = {}
+    for item in items or []:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise ConfigError(f"malformed --param {item!r}: expected NAME=VALUE, e.g. --param rows=8.")
+        k, v = item.split("=", 1)
+        pairs[k.strip()] = v
+    return block.config.from_strings(pairs)
+
+
+def _block_and_cfg(args):
+    from .blocks import get_block
+    block = get_block(args.block)
+    return block, _parse_params(block, args.param)
+
+
+def cmd_blocks(args):
+    from .blocks import all_blocks
+    blocks = all_blocks()
+    if args.json:
+        print(json.dumps({n: {"summary": b.summary, "params": [p.describe() for p in b.config.PARAMS]}
+                          for n, b in blocks.items()}, indent=2))
+        return 0
+    for name, b in blocks.items():
+        print(f"{name}: {b.summary}")
+        for p in b.config.PARAMS:
+            print(f"    {p.name:<16} default {str(p.default):<8} {p.allowed():<32} {p.doc}")
+        print()
+    return 0
+
+
+def cmd_verilog(args):
+    from hw.emit import write_block
+    from .toolchain import setup_env
+    setup_env()
+    block, cfg = _block_and_cfg(args)
+    v, j = write_block(cfg, block.component(cfg), args.output)
+    print(f"wrote {v}")
+    print(f"wrote {j}")
+    return 0
+
+
+def _progress(cycle, got, want):
+    print(f"  ... cycle {cycle}: {got}/{want} outputs", file=sys.stderr, flush=True)
+
+
+def cmd_sim(args):
+    import numpy as np
+    from .amaranth_harness import layouts_of, run_amaranth
+    from .toolchain import setup_env
+    setup_env()
+    block, cfg = _block_and_cfg(args)
+    if args.vectors < 1:
+        raise ConfigError(f"--vectors {args.vectors} is out of range: allowed values are >= 1.")
+    for name, val in (("--gap", args.gap), ("--stall", args.stall)):
+        if not 0.0 <= val < 1.0:
+            raise ConfigError(f"{name} {val} is out of range: allowed values are 0 <= p < 1.")
+    comp = block.component(cfg)
+    scenario = block.scenario(cfg, layouts_of(comp), np.random.default_rng(args.seed), args.vectors)
+    print(f"{cfg.module_name}: {scenario.vectors} vectors on {args.simulator} "
+          f"(seed {args.seed}, gap {args.gap}, stall {args.stall})", flush=True)
+    if args.simulator == "amaranth":
+        res = run_amaranth(comp, scenario, seed=args.seed, gap=args.gap, stall=args.stall,
+                           vcd=args.vcd, progress=_progress)
+    else:
+        from .runner import SimulatorMissing, run_cocotb
+        build = Path(args.build_dir) if args.build_dir else Path(tempfile.mkdtemp(prefix="lobit_"))
+        try:
+            res = run_cocotb(cfg, comp, scenario, simulator=args.simulator, build_dir=build,
+                             seed=args.seed, gap=args.gap, stall=args.stall, vcd=args.vcd)
+        except SimulatorMissing as e:
+            print(f"lobit: error: {e}", file=sys.stderr)
+            return 2
+    rate = res.cycles / res.seconds if res.seconds else float("nan")
+    print(f"vectors checked: {scenario.vectors}  (outputs compared: {res.checked})")
+    print(f"mismatches:      {len(res.mismatches)}")
+    print(f"cycles:          {res.cycles}")
+    print(f"cycles/s:        {rate:,.0f}")
+    if args.vcd:
+        print(f"waveform:        {args.vcd}")
+    for m in res.mismatches[:10]:
+        print(f"  MISMATCH {m}")
+    return 0 if res.ok else 1
+
+
+def cmd_synth(args):
+    from hw.synth import synthesize
+    from .toolchain import setup_env
+    setup_env()
+    block, cfg = _block_and_cfg(args)
+    workdir = Path(args.workdir) if args.workdir else Path(".cache") / "synth"
+    rep = synthesize(cfg, block.component(cfg), target=args.target, workdir=workdir, fmax=args.fmax)
+    if args.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    print(f"{rep['module']} ({rep['target']})")
+    for key in ("lut", "ff", "carry", "dsp", "ram", "cells", "transistors", "fmax_mhz"):
+        if rep.get(key) is not None:
+            val = rep[key]
+            print(f"  {key:<12} {val:.1f}" if isinstance(val, float) else f"  {key:<12} {val}")
+    return 0
+
+
+def cmd_cycles(args):
+    from golden.mac_array import MacArrayConfig, MacArrayTiming, scalesim_os_paper_cycles
+    block, cfg = _block_and_cfg(args)
+    if not isinstance(cfg, MacArrayConfig):
+        raise ConfigError(f"block {args.block!r} has no GEMM cycle model: only mac_array has one.")
+    M, K, N = args.gemm
+    for name, v in (("M", M), ("K", K), ("N", N)):
+        if v < 1:
+            raise ConfigError(f"GEMM dimension {name}={v} is out of range: allowed values are >= 1.")
+    g = MacArrayTiming(cfg).gemm(M, K, N)
+    ss = scalesim_os_paper_cycles(M, K, N, cfg.rows, cfg.cols)
+    print(f"{cfg.module_name}: GEMM {M}x{K}x{N} in {g['tiles']} tiles")
+    print(f"  lobit cycle model:          {g['cycles']} cycles, utilization {100 * g['utilization']:.2f}%")
+    print(f"  SCALE-Sim paper OS formula: {ss} cycles ({ss / g['cycles']:.3f}x)")
+    return 0
+
+
+def build_parser():
+    p = _Parser(prog="lobit", description="Generate, simulate and verify low-bit training hardware.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("blocks", help="list blocks and their parameters")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_blocks)
+
+    def block_args(s):
+        s.add_argument("block", help="block name (see `lobit blocks`)")
+        s.add_argument("--param", "-p", action="append", metavar="NAME=VALUE",
+                       help="set a block parameter (repeatable)")
+
+    s = sub.add_parser("verilog", help="write Verilog and a JSON sidecar")
+    block_args(s)
+    s.add_argument("-o", "--output", required=True, help="output directory")
+    s.set_defaults(func=cmd_verilog)
+
+    s = sub.add_parser("sim", help="run random stimulus against the golden model")
+    block_args(s)
+    s.add_argument("--simulator", choices=("amaranth", "icarus", "verilator"), default="amaranth")
+    s.add_argument("--vectors", type=int, default=256, help="number of output items to check")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--gap", type=float, default=0.0, help="probability of an idle input cycle")
+    s.add_argument("--stall", type=float, default=0.0, help="probability of output back-pressure")
+    s.add_argument("--vcd", metavar="FILE", help="write a waveform (amaranth, icarus: VCD)")
+    s.add_argument("--build-dir", help="cocotb build directory (default: a temporary one)")
+    s.set_defaults(func=cmd_sim)
+
+    s = sub.add_parser("synth", help="synthesize with Yosys and report area (and Fmax)")
+    block_args(s)
+    s.add_argument("--target", default="ice40", help="ice40, ice40-dsp or generic")
+    s.add_argument("--fmax", action="store_true", help="place and route with nextpnr-ice40 for Fmax")
+    s.add_argument("--json", action="store_true", help="print the full report as JSON")
+    s.add_argument("--workdir", help="synthesis work/cache directory (default .cache/synth)")
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("cycles", help="GEMM cycle model of the MAC array vs the SCALE-Sim formula")
+    block_args(s)
+    s.add_argument("--gemm", nargs=3, type=int, metavar=("M", "K", "N"), required=True)
+    s.set_defaults(func=cmd_cycles)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"lobit: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
