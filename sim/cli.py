@@ -81,6 +81,8 @@ def cmd_sim(args):
     for name, val in (("--gap", args.gap), ("--stall", args.stall)):
         if not 0.0 <= val < 1.0:
             raise ConfigError(f"{name} {val} is out of range: allowed values are 0 <= p < 1.")
+    if args.vcd and args.simulator == "verilator":
+        raise ConfigError("--vcd is supported with --simulator amaranth or icarus, not verilator.")
     comp = block.component(cfg)
     scenario = block.scenario(cfg, layouts_of(comp), np.random.default_rng(args.seed), args.vectors)
     print(f"{cfg.module_name}: {scenario.vectors} vectors on {args.simulator} "

@@ -67,10 +67,16 @@ def run_cocotb(cfg, component, scenario, *, simulator="icarus", build_dir, seed=
     runner = get_runner(simulator)
     build_args = list(VERILATOR_ARGS) if simulator == "verilator" else []
     if simulator == "verilator" and vcd:
-        build_args.append("--trace")
+        raise ValueError("VCD output is supported on icarus (and the Amaranth simulator), not verilator.")
     runner.build(sources=[str(s) for s in sources], hdl_toplevel=cfg.module_name,
                  build_dir=str(build_dir), always=True, timescale=("1ns", "1ps"),
-                 build_args=build_args, waves=bool(vcd and simulator == "verilator"))
+                 build_args=build_args)
+    if vcd and simulator == "icarus":
+        # the runner passes vvp `-none` (dumping suppressed) unless it adds its own FST dumper;
+        # ask vvp for VCD instead so the $dumpfile added above is honoured
+        plain = runner._test_command
+        runner._test_command = lambda: [[("-vcd" if a == "-none" else a) for a in cmd]
+                                        for cmd in plain()]
     env = {
         "LOBIT_SCENARIO": str(scen_path), "LOBIT_SIDECAR": str(jpath),
         "LOBIT_RESULT": str(result_path), "LOBIT_SEED": str(seed),
@@ -79,7 +85,6 @@ def run_cocotb(cfg, component, scenario, *, simulator="icarus", build_dir, seed=
     try:
         runner.test(hdl_toplevel=cfg.module_name, test_module="sim.cocotb_tb",
                     build_dir=str(build_dir), test_dir=str(build_dir), extra_env=env, seed=seed,
-                    waves=bool(vcd and simulator == "verilator"),
                     results_xml=str(build_dir / "results.xml"))
     except SystemExit:
         pass          # under pytest a failing cocotb test exits; the result JSON tells why

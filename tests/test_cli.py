@@ -86,9 +86,18 @@ def test_cycles_command():
     (["sim", "mac_array", "--simulator", "vcs"], "invalid choice: 'vcs'"),
     (["sim", "mac_array", "--vectors", "0"], "--vectors 0 is out of range"),
     (["cycles", "mac_array", "--gemm", "0", "4", "4"], "GEMM dimension M=0 is out of range"),
+    (["sim", "mac_array", "--simulator", "verilator", "--vcd", "x.vcd"], "--vcd is supported with"),
 ])
 def test_bad_input_exits_2_without_traceback(args, msg):
     r = lobit(*args)
     assert r.returncode == 2
     assert msg in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_icarus_vcd(tmp_path):
+    vcd = tmp_path / "ic.vcd"
+    r = lobit("sim", "mac_array", "-p", "rows=2", "-p", "cols=2", "--vectors", "8", "--simulator",
+              "icarus", "--vcd", str(vcd), "--build-dir", str(tmp_path / "b"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "out__valid" in vcd.read_text()
