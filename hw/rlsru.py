@@ -1,0 +1,125 @@
+"""RLSRU: random numbers for P stochastic-rounding lanes, generated and reused.
+
+See ``docs/blocks/rlsru.md``; the schemes are defined in :mod:`golden.rlsru`, and this component
+is correct when every transferred beat equals :func:`golden.rlsru.generate` bit for bit.
+"""
+
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.lfsr import leap_matrix, mat_apply, mat_pow, transition_matrix
+from golden.rlsru import (RlsruConfig, lane_seeds, leap_config, leap_word_matrix, lfsr16,
+                          split_rotation)
+from .lfsr import gf2_matvec
+
+__all__ = ["Rlsru"]
+
+
+class Rlsru(wiring.Component):
+    """Random source for ``lanes`` SR lanes of ``frac_bits`` random bits each.
+
+    Parameters
+    ----------
+    cfg : :class:`golden.rlsru.RlsruConfig`, optional
+        The validated configuration; keyword arguments build one when it is omitted.
+
+    Members
+    -------
+    inp : ``In(stream.Signature(StructLayout({"restart": 1})))``
+        One request per beat of random numbers (``inp.ready = out.ready``). ``restart = 1``
+        restarts the sequence from the seed in the ``replay`` scheme (that beat equals the first
+        beat after reset); the other schemes ignore the bit.
+    out : ``Out(stream.Signature(ArrayLayout(unsigned(frac_bits), lanes)))``
+        ``out.valid = inp.valid``; element ``l`` is lane ``l``'s ``r`` (element 0 in the LSBs of
+        the flat Verilog port). The generator advances only on a transfer.
+
+    Hardware per scheme
+    -------------------
+    * ``per_lane``: ``lanes`` 16-bit registers (reset values ``step(sigma_l)``), each one step per
+      beat; output = top ``F`` bits of each register.
+    * ``leap``: one ``W``-bit register; the word is ``G x`` (bits ``j < W`` are register bits,
+      the rest fixed XOR networks); a transfer loads ``M_W^(P*F) x``.
+    * ``split``/``replay``: one 16-bit register (``replay``: plus a 16-bit 2:1 multiplexer that
+      selects the reset constant on ``restart``); group ``q`` uses ``M^q`` of it, lanes are pure
+      wiring (rotations); a transfer loads ``M^G`` of it, ``G = ceil(lanes / 16)``.
+
+    Timing
+    ------
+    Latency 0: a request's beat is transferred in the request's cycle; with ``inp`` always valid
+    and ``out`` always ready, beat ``t`` is transferred in cycle ``t``.
+    """
+
+    def __init__(self, cfg=None, **kwargs):
+        self._cfg = cfg if cfg is not None else RlsruConfig(**kwargs)
+        c = self._cfg
+        super().__init__({
+            "inp": In(stream.Signature(data.StructLayout({"restart": 1}))),
+            "out": Out(stream.Signature(data.ArrayLayout(unsigned(c.frac_bits), c.lanes))),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def latency(self):
+        """Cycles from a request's transfer to its beat's transfer (0: same cycle)."""
+        return 0
+
+    def timing_info(self):
+        """Latency and cycle formula, as written to the JSON sidecar."""
+        return {
+            "latency": 0,
+            "formula": ("out.valid = inp.valid, inp.ready = out.ready; the beat of request t is "
+                        "transferred in the same cycle; beat t = golden.rlsru.generate()[t]"),
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self._cfg
+        P, F = c.lanes, c.frac_bits
+        go = self.inp.valid & self.out.ready
+        m.d.comb += [self.out.valid.eq(self.inp.valid), self.inp.ready.eq(self.out.ready)]
+        base = lfsr16(c.seed)
+        m1 = transition_matrix(base)
+
+        if c.scheme == "per_lane":
+            for l, sigma in enumerate(lane_seeds(c)):
+                r = Signal(16, init=mat_apply(m1, sigma), name=f"lane{l}_state")
+                m.d.comb += self.out.payload[l].eq(r[16 - F:])
+                with m.If(go):
+                    m.d.sync += r.eq(gf2_matvec(m1, r))
+            return m
+
+        if c.scheme == "leap":
+            lc = leap_config(c)
+            W = lc.width
+            x = Signal(W, init=mat_apply(mat_pow(transition_matrix(lc), P * F), lc.seed))
+            word = Signal(P * F)
+            m.d.comb += word.eq(gf2_matvec(leap_word_matrix(c), x))
+            for l in range(P):
+                m.d.comb += self.out.payload[l].eq(word[l * F:(l + 1) * F])
+            with m.If(go):
+                m.d.sync += x.eq(gf2_matvec(leap_matrix(lc, P * F), x))
+            return m
+
+        # split / replay
+        groups = -(-P // 16)
+        r0 = mat_apply(m1, c.seed)
+        r = Signal(16, init=r0)
+        cur = Signal(16)
+        if c.scheme == "replay":
+            m.d.comb += cur.eq(Mux(self.inp.payload.restart, Const(r0, 16), r))
+        else:
+            m.d.comb += cur.eq(r)
+        for q in range(groups):
+            g = Signal(16, name=f"group{q}_state")
+            m.d.comb += g.eq(cur if q == 0 else gf2_matvec(mat_pow(m1, q), cur))
+            for i in range(16):
+                lane = 16 * q + i
+                if lane < P:
+                    m.d.comb += self.out.payload[lane].eq(g.rotate_left(split_rotation(i))[16 - F:])
+        with m.If(go):
+            m.d.sync += r.eq(gf2_matvec(mat_pow(m1, groups), cur))
+        return m

@@ -1,0 +1,48 @@
+"""Transactions of the RLSRU: golden random numbers -> expected output beats."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.rlsru import RlsruConfig, generate
+from .transactors import Scenario, pack
+
+__all__ = ["scenario", "SPEC"]
+
+
+def scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None) -> Scenario:
+    """``n_beats`` requests (``restarts``: optional bool per request) and the golden beats.
+
+    Output beat ``t`` is due in the cycle of request ``t``; ``vectors`` counts the random
+    numbers checked (``n_beats * lanes``).
+    """
+    flags = [0] * n_beats if restarts is None else [int(bool(x)) for x in restarts]
+    reqs = [pack(layouts["inp"], {"restart": f}) for f in flags]
+    r = generate(cfg, n_beats, np.array(flags, dtype=bool))
+    beats = [pack(layouts["out"], [int(x) for x in row]) for row in r]
+    return Scenario(inputs={"inp": reqs}, outputs={"out": beats},
+                    out_cycles={"out": list(range(n_beats))}, vectors=n_beats * cfg.lanes)
+
+
+def _scenario_for_cli(cfg, layouts, rng: np.random.Generator, vectors):
+    n = max(1, -(-vectors // cfg.lanes))
+    restarts = rng.random(n) < 0.02
+    return scenario(cfg, layouts, n, restarts)
+
+
+def _component(cfg):
+    from hw.rlsru import Rlsru
+    return Rlsru(cfg)
+
+
+from .blocks import BlockSpec  # noqa: E402
+
+SPEC = BlockSpec(
+    name="rlsru",
+    config=RlsruConfig,
+    component=_component,
+    scenario=_scenario_for_cli,
+    summary="RLSRU random source: F-bit random numbers for P SR lanes per beat; schemes "
+            "per_lane, leap (leap-forward), split (state-bit reuse), replay (split + restart)",
+    demo_configs=({}, {"scheme": "per_lane"}, {"scheme": "leap"}, {"scheme": "replay"}),
+)
