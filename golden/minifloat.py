@@ -1,0 +1,388 @@
+"""Golden model of the FP(e, m) minifloat formats: encoding, rounding, addition, multiplication.
+
+Everything works on **bit patterns** held in ``int64`` NumPy arrays, vectorized, so exhaustive
+sweeps over all operand pairs of a 12-bit format (2**24 pairs) run in seconds. The hardware in
+:mod:`hw.fp_add` and :mod:`hw.fp_mul` is correct when it returns the same bit patterns and flags.
+
+Format ``FP(e, m)`` (:class:`FpFormat`)
+---------------------------------------
+One sign bit, ``e`` exponent bits, ``m`` mantissa bits (``2 <= e <= 8``, ``1 <= m <= 12``),
+stored as ``sign << (e+m) | E << m | M``; bias ``2**(e-1) - 1``; exponent field ``E = 0`` holds
+zero and the subnormals ``M * 2**(1-bias-m)``; ``E >= 1`` holds ``(1 + M/2**m) * 2**(E-bias)``.
+
+``inf_nan=True`` (default, IEEE-like): the all-ones exponent is reserved, ``M = 0`` is +-Inf and
+``M != 0`` is NaN; the largest finite value is ``(2 - 2**-m) * 2**bias`` (65,024 for E5M6).
+``inf_nan=False`` (saturating no-Inf/NaN mode): the all-ones exponent encodes finite numbers like
+any other, there is no Inf and no NaN, and the largest value is ``(2 - 2**-m) * 2**(bias+1)``
+(130,048 for E5M6).
+
+Policy (identical in golden model and hardware)
+-----------------------------------------------
+* Rounding of every result: ``"rne"`` (round to nearest, ties to even) or ``"rtz"`` (toward zero),
+  applied once to the exact result, subnormals included (gradual underflow).
+* **Finite overflow saturates**: a result whose rounded magnitude (with an unbounded exponent) is
+  larger than the largest finite value becomes +-max, and its ``ovf`` flag is set. This holds in
+  both modes and both roundings (with RTZ a value between max and the next power of two rounds to
+  max without ``ovf``, exactly as IEEE's overflow definition says).
+* Inf/NaN operands (``inf_nan=True`` only) follow IEEE 754: NaN in -> NaN out; Inf + -Inf,
+  Inf * 0 -> NaN; Inf +- finite -> Inf with Inf's sign; Inf * nonzero -> Inf with the XOR sign.
+  Every NaN result is the **canonical NaN** ``0 | all-ones exponent | 1 << (m-1)`` (sign clear,
+  quiet bit set) and has its ``nan`` flag set; NaN payloads are not propagated.
+* Signed zeros follow IEEE 754 for RNE and RTZ: an exact zero sum of nonzero operands is +0,
+  ``(-0) + (-0) = -0``, ``(+0) + (-0) = +0``; a product's zero has the XOR of the signs.
+
+Oracles (see ``tests/test_minifloat.py``): gfloat ``round_ndarray`` (Extended and Finite domains),
+gmpy2/MPFR contexts, apytypes ``APyFloatArray`` and NumPy ``float16`` for E5M10.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .params import ConfigError
+
+__all__ = ["FpFormat", "ROUNDING_MODES", "check_mode", "fp_round", "encode", "decode",
+           "fp_add", "fp_mul", "exact_product_format", "FpResult", "classify"]
+
+#: the rounding modes every FP block accepts
+ROUNDING_MODES = ("rne", "rtz")
+
+
+def check_mode(mode, where="rounding"):
+    """Return ``mode`` if it is a known rounding mode, else raise :class:`ConfigError`."""
+    if mode not in ROUNDING_MODES:
+        raise ConfigError(f"{where} mode {mode!r} is invalid: allowed values are "
+                          f"{', '.join(ROUNDING_MODES)}.")
+    return mode
+
+
+@dataclass(frozen=True)
+class FpFormat:
+    """The minifloat format FP(e, m) (see the module docstring for the encoding and policy).
+
+    Parameters
+    ----------
+    e : int
+        Exponent bits, 2..8.
+    m : int
+        Mantissa (fraction) bits, 1..12.
+    inf_nan : bool
+        ``True``: the all-ones exponent is reserved for Inf/NaN (IEEE-like); ``False``: it encodes
+        finite values (saturating no-Inf/NaN mode).
+    """
+    e: int
+    m: int
+    inf_nan: bool = True
+
+    def __post_init__(self):
+        for name, v, lo, hi in (("e", self.e, 2, 8), ("m", self.m, 1, 12)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ConfigError(f"FP format parameter {name}={v!r} is invalid: allowed values "
+                                  f"are an integer in {lo}..{hi}.")
+            if not lo <= v <= hi:
+                raise ConfigError(f"FP format parameter {name}={v!r} is out of range: allowed "
+                                  f"values are an integer in {lo}..{hi}.")
+        if not isinstance(self.inf_nan, (bool, np.bool_)):
+            raise ConfigError(f"FP format parameter inf_nan={self.inf_nan!r} is invalid: allowed "
+                              f"values are true or false.")
+        object.__setattr__(self, "e", int(self.e))
+        object.__setattr__(self, "m", int(self.m))
+        object.__setattr__(self, "inf_nan", bool(self.inf_nan))
+
+    # --- constants --------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """``"E5M6"`` or ``"E5M6-noinf"``."""
+        return f"E{self.e}M{self.m}" + ("" if self.inf_nan else "-noinf")
+
+    @property
+    def width(self) -> int:
+        return 1 + self.e + self.m
+
+    @property
+    def bias(self) -> int:
+        return (1 << (self.e - 1)) - 1
+
+    @property
+    def emin(self) -> int:
+        """Exponent of the smallest normal number (also the scale of the subnormals)."""
+        return 1 - self.bias
+
+    @property
+    def emax(self) -> int:
+        """Exponent of the largest finite number."""
+        top = (1 << self.e) - (2 if self.inf_nan else 1)
+        return top - self.bias
+
+    @property
+    def exp_ones(self) -> int:
+        return (1 << self.e) - 1
+
+    @property
+    def sign_bit(self) -> int:
+        return 1 << (self.e + self.m)
+
+    @property
+    def mag_mask(self) -> int:
+        return self.sign_bit - 1
+
+    @property
+    def max_code(self) -> int:
+        """Magnitude bits of the largest finite value."""
+        return ((self.emax + self.bias) << self.m) | ((1 << self.m) - 1)
+
+    @property
+    def inf_code(self) -> int:
+        """Magnitude bits of +Inf (``inf_nan=True`` only)."""
+        if not self.inf_nan:
+            raise ConfigError(f"format {self.name} has no Inf: it is the no-Inf/NaN mode.")
+        return self.exp_ones << self.m
+
+    @property
+    def nan_code(self) -> int:
+        """The canonical NaN (``inf_nan=True`` only)."""
+        if not self.inf_nan:
+            raise ConfigError(f"format {self.name} has no NaN: it is the no-Inf/NaN mode.")
+        return (self.exp_ones << self.m) | (1 << (self.m - 1))
+
+    @property
+    def max_value(self) -> float:
+        return float((2.0 - 2.0 ** -self.m) * 2.0 ** self.emax)
+
+    @property
+    def min_subnormal(self) -> float:
+        return float(2.0 ** (self.emin - self.m))
+
+    @property
+    def min_normal(self) -> float:
+        return float(2.0 ** self.emin)
+
+    def all_codes(self) -> np.ndarray:
+        """Every bit pattern of the format, ``0 .. 2**width - 1``, as int64."""
+        return np.arange(1 << self.width, dtype=np.int64)
+
+    def check_bits(self, bits) -> np.ndarray:
+        """``bits`` as an int64 array, or :class:`ConfigError` when a value is not a pattern."""
+        b = np.asarray(bits)
+        if not np.issubdtype(b.dtype, np.integer):
+            raise ConfigError(f"{self.name} operand has dtype {b.dtype}: expected integer bit "
+                              f"patterns.")
+        b = b.astype(np.int64)
+        if b.size and (b.min() < 0 or b.max() >= (1 << self.width)):
+            bad = int(b.min()) if b.min() < 0 else int(b.max())
+            raise ConfigError(f"{self.name} bit pattern {bad} is out of range: allowed values are "
+                              f"0..{(1 << self.width) - 1}.")
+        return b
+
+    def __str__(self):
+        return self.name
+
+
+@dataclass
+class FpResult:
+    """Result of a golden FP operation: bit patterns and per-element flags.
+
+    Attributes
+    ----------
+    bits : int64 array -- result bit patterns.
+    nan : bool array -- the result is NaN (a NaN operand or an invalid operation).
+    ovf : bool array -- a finite result saturated to +-max (see the module docstring).
+    """
+    bits: np.ndarray
+    nan: np.ndarray
+    ovf: np.ndarray
+
+
+def classify(fmt: FpFormat, bits):
+    """Split bit patterns into fields and classes.
+
+    Returns
+    -------
+    dict with int64 arrays ``sign``, ``exp`` (field), ``man`` (field), ``sig`` (integer
+    significand incl. the hidden bit), ``q`` (exponent of the significand's LSB: the value is
+    ``(-1)**sign * sig * 2**q``) and bool arrays ``zero``, ``sub``, ``inf``, ``nan``.
+    """
+    b = fmt.check_bits(bits)
+    m = fmt.m
+    sign = (b >> (fmt.e + m)) & 1
+    E = (b >> m) & fmt.exp_ones
+    M = b & ((1 << m) - 1)
+    sig = np.where(E == 0, M, M | (1 << m))
+    q = np.maximum(E, 1) - fmt.bias - m
+    special = (E == fmt.exp_ones) if fmt.inf_nan else np.zeros(b.shape, dtype=bool)
+    return {"sign": sign, "exp": E, "man": M, "sig": sig, "q": q,
+            "zero": (E == 0) & (M == 0), "sub": (E == 0) & (M != 0),
+            "inf": special & (M == 0), "nan": special & (M != 0)}
+
+
+def decode(fmt: FpFormat, bits) -> np.ndarray:
+    """Values of bit patterns as float64 (exact: every FP(e<=8, m<=12) value fits a double)."""
+    c = classify(fmt, bits)
+    v = np.ldexp(c["sig"].astype(np.float64), c["q"].astype(np.int64))
+    v = np.where(c["inf"], np.inf, v)
+    v = np.where(c["nan"], np.nan, v)
+    return np.where(c["sign"] == 1, -v, v)
+
+
+def _bit_length(x):
+    """Bit length of non-negative int64 values below 2**53 (0 -> 0)."""
+    _, ex = np.frexp(x.astype(np.float64))
+    return ex.astype(np.int64)
+
+
+def fp_round(fmt: FpFormat, sign, sig, q, mode="rne"):
+    """Round exact values ``(-1)**sign * sig * 2**q`` to ``fmt``, with saturation.
+
+    Parameters
+    ----------
+    fmt : FpFormat
+    sign : int array of 0/1
+    sig : int64 array, ``0 <= sig < 2**53``
+    q : int64 array, exponent of ``sig``'s LSB
+    mode : ``"rne"`` or ``"rtz"``
+
+    Returns
+    -------
+    bits : int64 array (a zero keeps ``sign``)
+    ovf : bool array, the rounded magnitude exceeded the largest finite value (saturated)
+    """
+    check_mode(mode)
+    sign = np.asarray(sign, dtype=np.int64)
+    sig = np.asarray(sig, dtype=np.int64)
+    q = np.asarray(q, dtype=np.int64)
+    sign, sig, q = np.broadcast_arrays(sign, sig, q)
+    m = fmt.m
+    E = q + _bit_length(sig) - 1                       # exponent of the leading one
+    Et = np.maximum(E, fmt.emin)
+    r = (Et - m) - q                                   # right shift to the target quantum
+    rs = np.clip(r, 0, 62)
+    ls = np.clip(-r, 0, 62)
+    n = np.where(r > 0, sig >> rs, sig << ls)
+    rem = sig - (n << rs)                              # bits shifted out (r > 0 only)
+    if mode == "rne":
+        half = np.where(rs > 0, np.int64(1) << np.maximum(rs - 1, 0), 0)
+        up = (r > 0) & ((rem > half) | ((rem == half) & (rem != 0) & ((n & 1) == 1)))
+        n = n + up
+    mag = ((Et - fmt.emin) << m) + n                   # unified normal/subnormal packing
+    mag = np.where(sig == 0, 0, mag)
+    ovf = mag > fmt.max_code
+    mag = np.where(ovf, fmt.max_code, mag)
+    return (sign << (fmt.e + m)) | mag, ovf
+
+
+def encode(fmt: FpFormat, x, mode="rne"):
+    """Round float64 values to ``fmt`` bit patterns (exact values in, one rounding).
+
+    NaN -> canonical NaN; +-Inf -> +-Inf (``inf_nan=True``) or +-max with ``ovf``
+    (``inf_nan=False``); finite overflow saturates. Returns ``(bits, ovf)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    frac, ex = np.frexp(np.where(np.isfinite(x), np.abs(x), 0.0))
+    sig = np.ldexp(frac, 53).astype(np.int64)
+    q = ex.astype(np.int64) - 53
+    sign = np.signbit(x).astype(np.int64)
+    bits, ovf = fp_round(fmt, sign, sig, q, mode)
+    inf = np.isinf(x)
+    if fmt.inf_nan:
+        bits = np.where(inf, (sign << (fmt.e + fmt.m)) | fmt.inf_code, bits)
+        ovf = ovf & ~inf
+        bits = np.where(np.isnan(x), fmt.nan_code, bits)
+    else:
+        bits = np.where(inf, (sign << (fmt.e + fmt.m)) | fmt.max_code, bits)
+        ovf = ovf | inf
+        if np.isnan(x).any():
+            raise ConfigError(f"format {fmt.name} cannot encode NaN: it is the no-Inf/NaN mode.")
+    return bits, ovf
+
+
+def fp_add(fmt: FpFormat, a, b, mode="rne") -> FpResult:
+    """``a + b`` on bit patterns of ``fmt``, rounded once (RNE or RTZ), with the module's policy.
+
+    The exact sum is formed on integers: the larger-magnitude operand ``x`` is shifted left by
+    ``min(d, m + 3)`` (``d`` = difference of the LSB exponents); when ``d > m + 3`` the smaller
+    operand (less than 1/8 ulp of ``x``) is replaced by a single sticky unit below that window,
+    which lies strictly between the same rounding boundaries, so the rounded result is exact.
+    """
+    check_mode(mode)
+    a = fmt.check_bits(a)
+    b = fmt.check_bits(b)
+    a, b = np.broadcast_arrays(a, b)
+    ca, cb = classify(fmt, a), classify(fmt, b)
+    swap = (b & fmt.mag_mask) > (a & fmt.mag_mask)
+    x = {k: np.where(swap, cb[k], ca[k]) for k in ("sign", "sig", "q")}
+    y = {k: np.where(swap, ca[k], cb[k]) for k in ("sign", "sig", "q")}
+    w = fmt.m + 3
+    d = x["q"] - y["q"]
+    dd = np.minimum(d, w)
+    X = x["sig"] << dd
+    Y = np.where(d > w, (y["sig"] != 0).astype(np.int64), y["sig"])
+    sub = x["sign"] != y["sign"]
+    S = np.where(sub, X - Y, X + Y)
+    zsign = ca["sign"] & cb["sign"]                    # sign of an exact zero sum
+    sign = np.where(S == 0, zsign, x["sign"])
+    bits, ovf = fp_round(fmt, sign, S, x["q"] - dd, mode)
+    nan = np.zeros(a.shape, dtype=bool)
+    if fmt.inf_nan:
+        nan = ca["nan"] | cb["nan"] | (ca["inf"] & cb["inf"] & (ca["sign"] != cb["sign"]))
+        inf = (ca["inf"] | cb["inf"]) & ~nan
+        inf_sign = np.where(ca["inf"], ca["sign"], cb["sign"])
+        bits = np.where(inf, (inf_sign << (fmt.e + fmt.m)) | fmt.inf_code, bits)
+        bits = np.where(nan, fmt.nan_code, bits)
+        ovf = ovf & ~(inf | nan)
+    return FpResult(bits.astype(np.int64), nan, ovf)
+
+
+def exact_product_format(fa: FpFormat, fb: FpFormat) -> FpFormat:
+    """The smallest FP(e, m) that holds every product of a finite ``fa`` and ``fb`` value exactly.
+
+    ``m = fa.m + fb.m + 1`` (the product of two ``(m+1)``-bit significands has at most
+    ``fa.m + fb.m + 2`` bits) and ``e`` is the smallest exponent width whose subnormal quantum
+    ``2**(emin - m)`` divides the smallest product ``fa.min_subnormal * fb.min_subnormal`` and
+    whose ``emax >= fa.emax + fb.emax + 1``; the Inf/NaN mode is the operands' (which must agree).
+    Examples: E4M3 x E4M3 -> E5M7, E4M3 x E5M2 -> E6M6 (``inf_nan=True``).
+    """
+    if fa.inf_nan != fb.inf_nan:
+        raise ConfigError(f"operand formats {fa.name} and {fb.name} disagree on inf_nan: both "
+                          f"must use the same Inf/NaN mode.")
+    m = fa.m + fb.m + 1
+    lsb = (fa.emin - fa.m) + (fb.emin - fb.m)
+    top = fa.emax + fb.emax + 1
+    for e in range(2, 9):
+        if m > 12:
+            break
+        f = FpFormat(e, m, fa.inf_nan)
+        if f.emin - f.m <= lsb and f.emax >= top:
+            return f
+    raise ConfigError(f"no FP(e<=8, m<=12) format holds every product of {fa.name} and "
+                      f"{fb.name} exactly: use narrower operands.")
+
+
+def fp_mul(fa: FpFormat, a, fb: FpFormat, b, fout: FpFormat | None = None, mode="rne") -> FpResult:
+    """``a * b`` for ``a`` in ``fa`` and ``b`` in ``fb``, rounded once to ``fout``.
+
+    ``fout`` defaults to :func:`exact_product_format` (then the product is exact and ``mode`` has
+    no effect). Specials follow the module's policy; ``fout`` must have the operands' Inf/NaN mode.
+    """
+    check_mode(mode)
+    if fout is None:
+        fout = exact_product_format(fa, fb)
+    if not (fa.inf_nan == fb.inf_nan == fout.inf_nan):
+        raise ConfigError(f"formats {fa.name}, {fb.name} and {fout.name} disagree on inf_nan: "
+                          f"all must use the same Inf/NaN mode.")
+    a = fa.check_bits(a)
+    b = fb.check_bits(b)
+    a, b = np.broadcast_arrays(a, b)
+    ca, cb = classify(fa, a), classify(fb, b)
+    sign = ca["sign"] ^ cb["sign"]
+    bits, ovf = fp_round(fout, sign, ca["sig"] * cb["sig"], ca["q"] + cb["q"], mode)
+    nan = np.zeros(a.shape, dtype=bool)
+    if fout.inf_nan:
+        zero_a, zero_b = ca["zero"], cb["zero"]
+        nan = ca["nan"] | cb["nan"] | (ca["inf"] & zero_b) | (cb["inf"] & zero_a)
+        inf = (ca["inf"] | cb["inf"]) & ~nan
+        bits = np.where(inf, (sign << (fout.e + fout.m)) | fout.inf_code, bits)
+        bits = np.where(nan, fout.nan_code, bits)
+        ovf = ovf & ~(inf | nan)
+    return FpResult(bits.astype(np.int64), nan, ovf)

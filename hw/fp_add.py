@@ -1,0 +1,225 @@
+"""Parameterized FP(e, m) adder: align with guard/round/sticky, add, normalize, round (RNE/RTZ).
+
+The golden model is :func:`golden.minifloat.fp_add` (format and Inf/NaN/saturation policy in
+:mod:`golden.minifloat`); this component is correct when it returns the same bit patterns and
+flags, one result per input beat, in order. See ``docs/blocks/fp_add.md``.
+"""
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.fp_add import FpAddConfig
+
+__all__ = ["FpAdd", "pipeline_control", "leading_zeros"]
+
+
+def pipeline_control(m, inp, out, stages):
+    """Valid/ready control of a ``stages``-deep register pipeline between two streams.
+
+    Stage ``i`` loads new data when ``adv[i]`` is high (it is empty or stage ``i+1`` advances);
+    the last stage drives ``out.valid``. Returns ``adv`` (list of enable signals); the data
+    registers of stage ``i`` must be loaded under ``m.If(adv[i])``. Throughput is one beat per
+    cycle and a stalled output holds every stage.
+    """
+    valid = [Signal(name=f"stage{i}_valid") for i in range(stages)]
+    adv = [Signal(name=f"stage{i}_adv") for i in range(stages)]
+    m.d.comb += adv[-1].eq(~valid[-1] | out.ready)
+    for i in reversed(range(stages - 1)):
+        m.d.comb += adv[i].eq(~valid[i] | adv[i + 1])
+    m.d.comb += [inp.ready.eq(adv[0]), out.valid.eq(valid[-1])]
+    for i in range(stages):
+        with m.If(adv[i]):
+            m.d.sync += valid[i].eq(inp.valid if i == 0 else valid[i - 1])
+    return adv
+
+
+def leading_zeros(m, value, width, name):
+    """Combinational count of leading zeros of ``value[:width]`` (``width`` when zero)."""
+    lz = Signal(range(width + 1), name=name)
+    expr = Const(width, range(width + 1))
+    for i in range(width):                 # the highest set bit wins
+        expr = Mux(value[i], width - 1 - i, expr)
+    m.d.comb += lz.eq(expr)
+    return lz
+
+
+class FpAdd(wiring.Component):
+    """Adder of two FP(e, m) bit patterns with one rounding (RNE or RTZ).
+
+    Parameters
+    ----------
+    cfg : :class:`golden.fp_add.FpAddConfig`, optional
+        The validated configuration; keyword arguments build one when it is omitted.
+
+    Members
+    -------
+    inp : ``In(stream.Signature(StructLayout{a: 1+e+m, b: 1+e+m}))``
+        Operand bit patterns (``sign | exponent | mantissa``).
+    out : ``Out(stream.Signature(StructLayout{bits: 1+e+m, nan: 1, ovf: 1}))``
+        The result's bit pattern, ``nan`` (the result is the canonical NaN) and ``ovf`` (a finite
+        result saturated to +-max), exactly as :func:`golden.minifloat.fp_add`.
+    nan_seen, overflow : ``Out(1)``
+        Sticky: set when a result with ``nan`` / ``ovf`` is transferred; cleared only by reset.
+
+    Timing
+    ------
+    One result per cycle. With the output always ready the result of an input transferred in
+    cycle T is transferred in cycle ``T + latency``; ``latency = 1`` (registered output) or 2 with
+    ``pipelined`` (a register between the aligned add and normalize/round). ``inp.ready`` depends
+    combinationally on ``out.ready``.
+
+    Datapath
+    --------
+    Operands are ordered by magnitude (``|x| >= |y|``), the smaller significand is shifted right
+    by the exponent difference into a ``m+4``-bit window (hidden bit, ``m`` fraction bits, guard,
+    round, sticky; the bits shifted out are ORed into the sticky bit), added or subtracted, then
+    normalized (one right shift on carry-out, else a left shift by the leading-zero count, limited
+    so that the exponent does not drop below the subnormal scale), rounded and packed; a packed
+    magnitude above the largest finite code saturates.
+    """
+
+    def __init__(self, cfg=None, **kwargs):
+        self._cfg = cfg if cfg is not None else FpAddConfig(**kwargs)
+        w = self._cfg.fmt.width
+        super().__init__({
+            "inp": In(stream.Signature(data.StructLayout({"a": w, "b": w}))),
+            "out": Out(stream.Signature(data.StructLayout({"bits": w, "nan": 1, "ovf": 1}))),
+            "nan_seen": Out(1),
+            "overflow": Out(1),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def latency(self):
+        """Cycles from an input transfer to the transfer of its result (output always ready)."""
+        return self._cfg.latency
+
+    def timing_info(self):
+        """Latency and cycle formula, as written to the JSON sidecar."""
+        return {
+            "latency": self.latency,
+            "throughput": 1,
+            "formula": ("result of the input transferred in cycle T is transferred in cycle "
+                        "T + latency; latency = 1 (+1 pipelined); one result per cycle; input "
+                        "always valid, output always ready"),
+        }
+
+    # --- stage 1: unpack, order, align, add ---------------------------------------------------
+    def _stage1(self, m, a, b):
+        f = self._cfg.fmt
+        e, mb = f.e, f.m
+        W = mb + 4                                  # hidden + m + guard/round/sticky
+        ones = f.exp_ones
+
+        def unpack(v, tag):
+            sign, E, M = v[e + mb], v[mb:mb + e], v[:mb]
+            ee = Signal(e, name=f"{tag}_ee")
+            sig = Signal(mb + 1, name=f"{tag}_sig")
+            m.d.comb += [ee.eq(Mux(E == 0, 1, E)), sig.eq(Cat(M, E != 0))]
+            special = (E == ones) if f.inf_nan else Const(0)
+            return sign, ee, sig, special & (M == 0), special & (M != 0)
+
+        sa, ea, ga, inf_a, nan_a = unpack(a, "a")
+        sb, eb, gb, inf_b, nan_b = unpack(b, "b")
+        swap = Signal(name="swap")
+        m.d.comb += swap.eq(b[:e + mb] > a[:e + mb])
+        sx, ex, gx = Mux(swap, sb, sa), Mux(swap, eb, ea), Mux(swap, gb, ga)
+        ey, gy = Mux(swap, ea, eb), Mux(swap, ga, gb)
+
+        d = Signal(e, name="exp_diff")
+        dc = Signal(range(W + 1), name="shift")
+        m.d.comb += [d.eq(ex - ey), dc.eq(Mux(d > W, W, d))]
+        y_full = Signal(W, name="y_full")
+        m.d.comb += y_full.eq(gy << 3)
+        y_shift = Signal(W, name="y_shift")
+        sticky = Signal(name="align_sticky")
+        m.d.comb += [
+            y_shift.eq(y_full >> dc),
+            sticky.eq((y_full & ((Const(1, W + 1) << dc) - 1)[:W]).any()),
+        ]
+        X = Signal(W, name="x_ext")
+        Y = Signal(W, name="y_ext")
+        m.d.comb += [X.eq(gx << 3), Y.eq(y_shift | sticky)]
+        sub = sa ^ sb
+        S = Signal(W + 1, name="sum")
+        m.d.comb += S.eq(Mux(sub, X - Y, X + Y))
+
+        nan = Signal(name="nan_in")
+        inf = Signal(name="inf_in")
+        inf_sign = Signal(name="inf_sign")
+        m.d.comb += [
+            nan.eq(nan_a | nan_b | (inf_a & inf_b & sub)),
+            inf.eq(inf_a | inf_b),
+            inf_sign.eq(Mux(inf_a, sa, sb)),
+        ]
+        return {"S": S, "ex": ex, "sx": sx, "zsign": sa & sb, "nan": nan, "inf": inf,
+                "inf_sign": inf_sign}
+
+    # --- stage 2: normalize, round, pack, saturate, specials -----------------------------------
+    def _stage2(self, m, s1):
+        f = self._cfg.fmt
+        e, mb = f.e, f.m
+        W = mb + 4
+        S, ex = s1["S"], s1["ex"]
+        carry = S[W]
+        lz = leading_zeros(m, S, W, "lz")
+        limit = Signal(e, name="lz_limit")
+        m.d.comb += limit.eq(ex - 1)
+        sh = Signal(range(max(W, 1 << e) + 1), name="norm_shift")
+        m.d.comb += sh.eq(Mux(lz > limit, limit, lz))
+        N = Signal(W, name="norm")
+        ee = Signal(e + 1, name="res_ee")
+        with m.If(carry):
+            m.d.comb += [N.eq(Cat(S[0] | S[1], S[2:W + 1])), ee.eq(ex + 1)]
+        with m.Else():
+            m.d.comb += [N.eq((S[:W] << sh)[:W]), ee.eq(ex - sh)]
+        n = N[3:W]
+        guard, rest = N[2], N[1] | N[0]
+        up = (guard & (rest | n[0])) if self._cfg.rounding == "rne" else Const(0)
+        mag = Signal(e + mb + 2, name="mag")
+        m.d.comb += mag.eq(((ee - 1) << mb) + n + up)
+        ovf = Signal(name="ovf_fin")
+        m.d.comb += ovf.eq(mag > f.max_code)
+        zero = S == 0
+        bits = Signal(f.width, name="res_bits")
+        nan_code = f.nan_code if f.inf_nan else 0
+        inf_code = f.inf_code if f.inf_nan else 0
+        with m.If(s1["nan"]):
+            m.d.comb += bits.eq(nan_code)
+        with m.Elif(s1["inf"]):
+            m.d.comb += bits.eq(Cat(Const(inf_code, e + mb), s1["inf_sign"]))
+        with m.Elif(zero):
+            m.d.comb += bits.eq(Cat(Const(0, e + mb), s1["zsign"]))
+        with m.Elif(ovf):
+            m.d.comb += bits.eq(Cat(Const(f.max_code, e + mb), s1["sx"]))
+        with m.Else():
+            m.d.comb += bits.eq(Cat(mag[:e + mb], s1["sx"]))
+        return bits, s1["nan"], ovf & ~s1["nan"] & ~s1["inf"] & ~zero
+
+    def elaborate(self, platform):
+        m = Module()
+        stages = self.latency
+        adv = pipeline_control(m, self.inp, self.out, stages)
+        s1 = self._stage1(m, self.inp.payload.a, self.inp.payload.b)
+        if self._cfg.pipelined:
+            regs = {}
+            for k, v in s1.items():
+                r = Signal(len(v), name=f"p1_{k}")
+                with m.If(adv[0]):
+                    m.d.sync += r.eq(v)
+                regs[k] = r
+            s1 = regs
+        bits, nan, ovf = self._stage2(m, s1)
+        with m.If(adv[-1]):
+            m.d.sync += [self.out.payload.bits.eq(bits), self.out.payload.nan.eq(nan),
+                         self.out.payload.ovf.eq(ovf)]
+        with m.If(self.out.valid & self.out.ready):
+            with m.If(self.out.payload.nan):
+                m.d.sync += self.nan_seen.eq(1)
+            with m.If(self.out.payload.ovf):
+                m.d.sync += self.overflow.eq(1)
+        return m
