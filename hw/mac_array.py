@@ -160,7 +160,7 @@ class MacArray(wiring.Component):
                     with m.If(en):
                         m.d.sync += [prod.eq(a_left * b_top), ctl.eq(ctl_left)]
                 else:
-                    prod = Signal(signed(pw), name=f"pe{i}_{j}_prod")
+                    prod = Signal(signed(pw), name=f"pe{i}_{j}_prod", attrs={"keep": 1})
                     ctl = ctl_left
                     m.d.comb += prod.eq(a_left * b_top)
 

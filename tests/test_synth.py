@@ -7,7 +7,7 @@ Every test uses its own cache directory, so the real Yosys/nextpnr flow runs eac
 import numpy as np
 import pytest
 
-from sim.toolchain import have_simulator, setup_env
+from sim.toolchain import setup_env
 
 setup_env()
 
@@ -19,7 +19,7 @@ from hw.synth import harness_verilog, netlist, synthesize, verilog_ports  # noqa
 
 pytestmark = pytest.mark.synth
 
-needs_icarus = pytest.mark.skipif(not have_simulator("icarus"), reason="Icarus Verilog missing")
+needs_icarus = pytest.mark.usefixtures()   # `make setup` installs Icarus; a missing one fails loudly
 
 CFG = MacArrayConfig(rows=2, cols=2)
 # 2 x 2 PEs, each with a 32-bit accumulator and a 32-bit shadow register
