@@ -1,0 +1,244 @@
+"""Configuration and golden model of the dynamic group accumulator (``dga``, ALGORITHMS.md §5).
+
+A dot product of ``N`` addends is accumulated in two FP(e, m) registers: the **intra-group**
+accumulator ``A`` and the **inter-group** accumulator ``S``. The addends are bit patterns of the
+accumulator format itself (a product reaches the accumulator rounded once to FP(e, m), e.g. by
+:mod:`hw.fp_mul` with ``fout`` = the accumulator format; E4M3 x E4M3 products are exact in
+FP(5, m) for ``m >= 7``). Every addition is :func:`golden.minifloat.fp_add` (one rounding, the
+saturation and Inf/NaN policy of :mod:`golden.minifloat`), so the functions here are bit-exact
+models of :class:`hw.dga.DgaAccumulator`.
+
+Order of additions (identical for every variant; ``n`` = addends in the current group)::
+
+    S = A = +0; n = 0
+    for v in p:                                  # hardware K-loop order
+        if n > 0 and (n >= G or exp_close(A, v)):
+            S = fp_add(S, A); n = 0              # close the group (inter-group add)
+        A = fp_add(A if n > 0 else +0, v); n += 1  # intra-group add (the first one adds to +0)
+    result = fp_add(S, A)                        # the last group closes at the end
+
+``G`` is the group-size register. ``exp_close`` is ``False`` for ``static`` and ``dga``; for
+``dga_exp`` it is ``A != 0 and v != 0 and ee(A) - ee(v) > T`` with ``ee(x) = max(E_x, 1)``, the
+exponent *field* (a subnormal counts as the smallest normal exponent; this is what the hardware's
+e-bit subtractor sees and differs from the spec's ``frexp`` only for a subnormal ``v``).
+
+Variants (``DgaConfig.variant``) differ only in how ``G`` is chosen:
+
+* ``static``: ``G = group_size`` (static group accumulation, baseline 64; ``G >= N`` is the plain
+  sequential accumulation ``acc_seq``, because ``fp_add(+0, A) == A`` for every ``A`` the
+  intra-group register can hold);
+* ``dga``: ``G = dga_group_size(N) = 2**round(log2(sqrt(N)))`` clamped to ``4..gmax``, set by
+  the controller per layer from ``N``;
+* ``dga_exp``: ``G = gmax`` (a cap) and the data-driven ``exp_close`` rule with threshold ``T``.
+
+Flags of one dot product: ``nan`` -- the result is NaN; ``ovf`` -- at least one of its additions
+(intra, inter or final) saturated to +-max.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .minifloat import FpFormat, fp_add
+from .params import BlockConfig, ConfigError, Param
+
+__all__ = ["DgaConfig", "DgaResult", "VARIANTS", "GROUP_SIZE_MAX", "dga_group_size",
+           "accumulate", "exp_field", "acc_seq", "acc_group", "acc_dga", "acc_dga_exp", "dga_block"]
+
+VARIANTS = ("static", "dga", "dga_exp")
+#: largest group size the configuration (and the hardware's 13-bit register) accepts
+GROUP_SIZE_MAX = 4096
+
+
+class DgaConfig(BlockConfig):
+    """Parameters of the DGA accumulator (defaults: FP12 E5M6, RNE, variant ``dga``)."""
+    BLOCK = "dga"
+    PARAMS = (
+        Param("exp_bits", int, 5, "exponent bits e of the FP(e, m) accumulator", lo=2, hi=8),
+        Param("man_bits", int, 6, "mantissa bits m of the FP(e, m) accumulator", lo=1, hi=12),
+        Param("rounding", str, "rne", "rounding of every addition: to nearest even or toward "
+              "zero", choices=("rne", "rtz")),
+        Param("inf_nan", bool, True, "all-ones exponent is Inf/NaN (false: finite, saturating "
+              "no-Inf/NaN mode)"),
+        Param("variant", str, "dga", "group rule: static G, DGA G from N, or data-driven "
+              "DGA-exp", choices=VARIANTS),
+        Param("group_size", int, 64, "static group size G (variant static)", lo=1,
+              hi=GROUP_SIZE_MAX),
+        Param("threshold", int, 6, "DGA-exp exponent-gap threshold T (close when "
+              "ee(A) - ee(v) > T)", lo=0, hi=255),
+        Param("gmax", int, 256, "largest group: DGA clamp and DGA-exp cap", lo=4,
+              hi=GROUP_SIZE_MAX),
+    )
+    TAGS = {"exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf", "variant": "",
+            "group_size": "g", "threshold": "t", "gmax": "gmax"}
+
+    @property
+    def fmt(self) -> FpFormat:
+        """The accumulator (and addend) format."""
+        return FpFormat(self.exp_bits, self.man_bits, self.inf_nan)
+
+    def register_value(self, n: int) -> int:
+        """The value the controller loads into the group-size register for dot products of
+        length ``n``: ``group_size`` (static), ``dga_group_size(n)`` (dga) or ``gmax`` (dga_exp)."""
+        _check_length(n)
+        if self.variant == "static":
+            return self.group_size
+        if self.variant == "dga":
+            return dga_group_size(n, gmax=self.gmax)
+        return self.gmax
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the transfer of a dot product's ``last`` addend to its result's transfer
+        (output always ready)."""
+        return 2
+
+    def out_cycles(self, lengths) -> list:
+        """Cycle of each result when the input is always valid and the output always ready:
+        one addend per cycle, results ``latency`` cycles after each ``last`` addend."""
+        ends = np.cumsum(np.asarray(lengths, dtype=np.int64)) - 1
+        return [int(c) + self.latency for c in ends]
+
+
+@dataclass
+class DgaResult:
+    """Result of one or more dot products.
+
+    Attributes
+    ----------
+    bits : int64 array, shape ``(B,)`` -- result bit patterns.
+    nan : bool array -- the result is NaN.
+    ovf : bool array -- some addition of the dot product saturated.
+    groups : int64 array -- number of groups (inter-group additions incl. the final one).
+    """
+    bits: np.ndarray
+    nan: np.ndarray
+    ovf: np.ndarray
+    groups: np.ndarray
+
+
+def _check_length(n):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"dot-product length N={n!r} is out of range: allowed values are an "
+                          f"integer >= 1.")
+
+
+def _check_group(g):
+    if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or not 1 <= g <= GROUP_SIZE_MAX:
+        raise ConfigError(f"group size {g!r} is out of range: allowed values are an integer in "
+                          f"1..{GROUP_SIZE_MAX}.")
+
+
+def dga_group_size(n: int, gmin: int = 4, gmax: int = 256) -> int:
+    """DGA group size for a dot product of length ``n``: ``2**round(log2(sqrt(n)))`` (NumPy
+    ``rint``, ties to even) clamped to ``gmin..gmax`` (the spec's rule, §5b).
+
+    Examples: 576 -> 32, 4608 -> 64, 25088 -> 128.
+    """
+    _check_length(n)
+    return int(min(max(2 ** int(np.rint(np.log2(np.sqrt(n)))), gmin), gmax))
+
+
+def exp_field(fmt: FpFormat, bits) -> np.ndarray:
+    """``ee = max(E, 1)`` of bit patterns (the exponent the DGA-exp comparator uses)."""
+    b = np.asarray(bits, dtype=np.int64)
+    return np.maximum((b >> fmt.m) & fmt.exp_ones, 1)
+
+
+def accumulate(fmt: FpFormat, addends, group_size: int, mode: str = "rne",
+               threshold: int | None = None) -> DgaResult:
+    """Accumulate dot products in the hardware's exact order (module docstring).
+
+    Parameters
+    ----------
+    fmt : FpFormat
+        Accumulator and addend format.
+    addends : int array, shape ``(N,)`` or ``(B, N)``
+        Addend bit patterns; each row is one dot product (all rows share ``N`` and ``G``).
+    group_size : int
+        The group-size register ``G`` (1..4096; the cap for DGA-exp).
+    mode : ``"rne"`` or ``"rtz"``
+    threshold : int or None
+        ``None``: no data-driven closing (static/DGA); an int ``T``: the DGA-exp rule.
+
+    Returns
+    -------
+    DgaResult with arrays of shape ``(B,)`` (``(1,)`` for a 1-D input).
+    """
+    _check_group(group_size)
+    P = fmt.check_bits(addends)
+    if P.ndim == 1:
+        P = P[None, :]
+    if P.ndim != 2:
+        raise ConfigError(f"addends have {P.ndim} dimensions: expected (N,) or (B, N).")
+    B, N = P.shape
+    _check_length(N)
+    mag = fmt.mag_mask
+    S = np.zeros(B, dtype=np.int64)
+    A = np.zeros(B, dtype=np.int64)
+    n = np.zeros(B, dtype=np.int64)
+    ovf = np.zeros(B, dtype=bool)
+    groups = np.zeros(B, dtype=np.int64)
+    for i in range(N):
+        v = P[:, i]
+        close = (n > 0) & (n >= group_size)
+        if threshold is not None:
+            gap = exp_field(fmt, A) - exp_field(fmt, v)
+            close |= (n > 0) & ((A & mag) != 0) & ((v & mag) != 0) & (gap > threshold)
+        if close.any():
+            r = fp_add(fmt, S, A, mode)
+            S = np.where(close, r.bits, S)
+            ovf |= close & r.ovf
+            groups += close
+        r = fp_add(fmt, np.where(close | (n == 0), 0, A), v, mode)
+        A = r.bits
+        ovf |= r.ovf
+        n = np.where(close, 1, n + 1)
+    r = fp_add(fmt, S, A, mode)
+    return DgaResult(r.bits, r.nan, ovf | r.ovf, groups + 1)
+
+
+def acc_seq(fmt: FpFormat, p, mode: str = "rne") -> DgaResult:
+    """Sequential accumulation ``S = fp_add(S, v)`` over the whole dot product.
+
+    For ``N <= 4096`` this equals :func:`accumulate` with ``G >= N`` (the hardware with its
+    group-size register at ``N``), because ``fp_add(+0, A) == A`` for every value the intra-group
+    register can hold (it never holds -0 or a non-canonical NaN).
+    """
+    P = fmt.check_bits(p)
+    P = P[None, :] if P.ndim == 1 else P
+    _check_length(P.shape[1])
+    S = np.zeros(P.shape[0], dtype=np.int64)
+    ovf = np.zeros(P.shape[0], dtype=bool)
+    for i in range(P.shape[1]):
+        r = fp_add(fmt, S, P[:, i], mode)
+        S, ovf = r.bits, ovf | r.ovf
+    return DgaResult(S, r.nan, ovf, np.ones(P.shape[0], dtype=np.int64))
+
+
+def acc_group(fmt: FpFormat, p, G: int, mode: str = "rne") -> DgaResult:
+    """Static group accumulation with group size ``G`` (intra-group, then inter-group)."""
+    return accumulate(fmt, p, G, mode)
+
+
+def acc_dga(fmt: FpFormat, p, mode: str = "rne", gmax: int = 256) -> DgaResult:
+    """DGA: static grouping with ``G = dga_group_size(N)``."""
+    return accumulate(fmt, p, dga_group_size(np.asarray(p).shape[-1], gmax=gmax), mode)
+
+
+def acc_dga_exp(fmt: FpFormat, p, mode: str = "rne", T: int | None = None,
+                gmax: int = 256) -> DgaResult:
+    """DGA-exp: close a group when the addend would be swamped (``ee(A) - ee(v) > T``, default
+    ``T = m``) or when it holds ``gmax`` addends."""
+    return accumulate(fmt, p, gmax, mode, fmt.m if T is None else T)
+
+
+def dga_block(cfg: DgaConfig, addends, group_size: int | None = None) -> DgaResult:
+    """What the block returns for dot products ``addends`` (``(N,)`` or ``(B, N)``) with the
+    group-size register at ``group_size`` (default: :meth:`DgaConfig.register_value`)."""
+    p = np.asarray(addends)
+    G = cfg.register_value(p.shape[-1]) if group_size is None else group_size
+    T = cfg.threshold if cfg.variant == "dga_exp" else None
+    return accumulate(cfg.fmt, p, G, cfg.rounding, T)

@@ -1,0 +1,182 @@
+"""Dynamic group accumulator (DGA): intra-group and inter-group FP(e, m) registers, group counter.
+
+The golden model is :func:`golden.dga.accumulate` (order of additions, group rule and flags in
+:mod:`golden.dga`); both adders are the datapath of :class:`hw.fp_add.FpAdd` (``_stage1`` +
+``_stage2``, combinational), so rounding, saturation and Inf/NaN handling are those of the
+verified FP adder. See ``docs/blocks/dga.md``.
+"""
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.dga import GROUP_SIZE_MAX, DgaConfig
+from golden.fp_add import FpAddConfig
+from .fp_add import FpAdd
+
+__all__ = ["DgaAccumulator"]
+
+
+def _adder_datapath(cfg: DgaConfig, m: Module, a, b):
+    """Combinational FP(e, m) adder (the :class:`FpAdd` datapath) in module ``m``.
+
+    Returns ``(bits, nan, ovf)`` of ``a + b``, exactly :func:`golden.minifloat.fp_add`.
+    """
+    unit = FpAdd(FpAddConfig(exp_bits=cfg.exp_bits, man_bits=cfg.man_bits,
+                             rounding=cfg.rounding, inf_nan=cfg.inf_nan))
+    unit._MustUse__used = True          # only its datapath methods are used, never elaborated
+    s1 = unit._stage1(m, a, b)
+    return unit._stage2(m, s1)
+
+
+class DgaAccumulator(wiring.Component):
+    """FP(e, m) dot-product accumulator with static, DGA or DGA-exp grouping.
+
+    Parameters
+    ----------
+    cfg : :class:`golden.dga.DgaConfig`, optional
+        The validated configuration; keyword arguments build one when it is omitted.
+
+    Members
+    -------
+    inp : ``In(stream.Signature(StructLayout{data: 1+e+m, last: 1}))``
+        Addends (bit patterns of the accumulator format) in K-loop order; ``last`` marks the
+        final addend of a dot product (a dot product of length 1 is a single beat with ``last``).
+    group_size : ``In(13)``
+        Group-size register ``G`` (static G, the DGA ``dga_group_size(N)`` or the DGA-exp cap
+        ``gmax``), loaded by the controller and held while a dot product is in flight. A value
+        of 0 behaves like 1; values above the configuration's 4096 work up to 8191.
+    out : ``Out(stream.Signature(StructLayout{bits: 1+e+m, nan: 1, ovf: 1}))``
+        One beat per dot product: the sum, ``nan`` (the sum is NaN) and ``ovf`` (some addition
+        of this dot product saturated).
+    nan_seen, overflow : ``Out(1)``
+        Sticky: set when a result with ``nan`` / ``ovf`` is transferred; cleared only by reset.
+
+    Timing
+    ------
+    One addend per cycle, dot products back to back. With the output always ready the result of
+    a dot product whose ``last`` addend is transferred in cycle T is transferred in cycle
+    ``T + 2`` (``latency``). ``inp.ready`` is low only while a finished dot product waits for a
+    stalled output; it depends combinationally on ``out.ready``.
+
+    Datapath
+    --------
+    Registers ``A`` (intra-group), ``S`` (inter-group), ``n`` (addends in the current group), a
+    ``pending`` bit and the per-dot-product overflow flag. Per accepted addend ``v``:
+    ``close = n != 0 & (n >= G | exp_close)``; the inter adder computes ``S + A`` (written to
+    ``S`` on ``close``), the intra adder ``(close | n == 0 ? +0 : A) + v`` (written to ``A``).
+    After ``last`` the dot product is ``pending``; in the next cycle in which the output
+    register is free the inter adder computes ``S + A`` into the output register and ``S`` is
+    cleared -- in the same cycle the intra adder may already take the next dot product's first
+    addend, whose ``n == 0`` never closes a group, so the two adders never conflict.
+    ``exp_close`` (variant ``dga_exp``) is ``A != 0 & v != 0 & max(E_A, 1) - max(E_v, 1) > T``.
+    """
+
+    def __init__(self, cfg=None, **kwargs):
+        self._cfg = cfg if cfg is not None else DgaConfig(**kwargs)
+        w = self._cfg.fmt.width
+        super().__init__({
+            "inp": In(stream.Signature(data.StructLayout({"data": w, "last": 1}))),
+            "group_size": In(range(2 * GROUP_SIZE_MAX)),
+            "out": Out(stream.Signature(data.StructLayout({"bits": w, "nan": 1, "ovf": 1}))),
+            "nan_seen": Out(1),
+            "overflow": Out(1),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def latency(self):
+        """Cycles from the ``last`` addend's transfer to the result's (output always ready)."""
+        return self._cfg.latency
+
+    def timing_info(self):
+        """Latency and cycle formula, as written to the JSON sidecar."""
+        return {
+            "latency": self.latency,
+            "throughput": 1,
+            "formula": ("one addend per cycle, dot products back to back; the result of a dot "
+                        "product whose last addend is transferred in cycle T is transferred in "
+                        "cycle T + 2; input always valid, output always ready"),
+        }
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        f = cfg.fmt
+        w = f.width
+        m = Module()
+
+        A = Signal(w, name="acc_intra")
+        S = Signal(w, name="acc_inter")
+        n = Signal(range(2 * GROUP_SIZE_MAX), name="group_count")
+        pending = Signal(name="pending")
+        ovf_acc = Signal(name="ovf_acc")
+
+        v = self.inp.payload.data
+        last = self.inp.payload.last
+        can_flush = Signal(name="can_flush")
+        flush = Signal(name="flush")
+        take = Signal(name="take")
+        m.d.comb += [
+            can_flush.eq(~self.out.valid | self.out.ready),
+            flush.eq(pending & can_flush),
+            self.inp.ready.eq(~pending | can_flush),
+            take.eq(self.inp.valid & self.inp.ready),
+        ]
+
+        close = Signal(name="close")
+        first = Signal(name="first")
+        m.d.comb += first.eq(n == 0)
+        rule = n >= self.group_size
+        if cfg.variant == "dga_exp":
+            def ee(x):
+                E = x[f.m:f.m + f.e]
+                return Mux(E == 0, 1, E)
+            gap = Signal(range(-(1 << f.e), 1 << f.e), name="exp_gap")
+            exp_close = Signal(name="exp_close")
+            m.d.comb += [
+                gap.eq(ee(A) - ee(v)),
+                exp_close.eq((A[:w - 1] != 0) & (v[:w - 1] != 0) & (gap > cfg.threshold)),
+            ]
+            rule = rule | exp_close
+        m.d.comb += close.eq(~first & rule)
+
+        m.submodules.intra = intra = Module()
+        m.submodules.inter = inter = Module()
+        a_op = Signal(w, name="intra_a")
+        m.d.comb += a_op.eq(Mux(close | first, 0, A))
+        i_bits, i_nan, i_ovf = _adder_datapath(cfg, intra, a_op, v)
+        s_bits, s_nan, s_ovf = _adder_datapath(cfg, inter, S, A)
+
+        with m.If(flush):
+            m.d.sync += [
+                self.out.payload.bits.eq(s_bits),
+                self.out.payload.nan.eq(s_nan),
+                self.out.payload.ovf.eq(ovf_acc | s_ovf),
+                self.out.valid.eq(1),
+                S.eq(0),
+                pending.eq(0),
+            ]
+        with m.Elif(self.out.ready):
+            m.d.sync += self.out.valid.eq(0)
+
+        with m.If(take):
+            m.d.sync += [
+                A.eq(i_bits),
+                ovf_acc.eq((ovf_acc & ~first) | i_ovf | (close & s_ovf)),
+            ]
+            with m.If(close):
+                m.d.sync += S.eq(s_bits)
+            with m.If(last):
+                m.d.sync += [n.eq(0), pending.eq(1)]
+            with m.Else():
+                m.d.sync += n.eq(Mux(close, 1, n + 1))
+
+        with m.If(self.out.valid & self.out.ready):
+            with m.If(self.out.payload.nan):
+                m.d.sync += self.nan_seen.eq(1)
+            with m.If(self.out.payload.ovf):
+                m.d.sync += self.overflow.eq(1)
+        return m

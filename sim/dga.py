@@ -1,0 +1,113 @@
+"""Transactions of the DGA accumulator: dot products -> addend beats, golden sums -> output beats."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.dga import DgaConfig, dga_block
+from golden.minifloat import FpFormat, encode
+from golden.params import ConfigError
+from .fp_add import pack_columns, special_operands
+from .transactors import Scenario
+
+__all__ = ["random_dot", "scenario_from_dots", "scenario", "SPEC"]
+
+
+def random_dot(fmt: FpFormat, n: int, rng: np.random.Generator, kind: int | None = None):
+    """Addend bit patterns of one dot product of length ``n``.
+
+    ``kind`` (random when ``None``): 0 -- Gaussian values with a random mean and scale (mostly
+    normal numbers of a common size, swamping for long dot products); 1 -- values spread over
+    the whole exponent range (many DGA-exp closes); 2 -- uniform random bit patterns (all
+    classes, incl. Inf/NaN with ``inf_nan``); 3 -- kind 0 with ~5% special operands (zeros of
+    both signs, subnormals, max, Inf/NaN); 4 -- large same-sign values (saturation).
+    """
+    if kind is None:
+        kind = int(rng.choice(5, p=[0.35, 0.2, 0.1, 0.25, 0.1]))
+    top = fmt.emax
+    if kind in (0, 3):
+        scale = 2.0 ** rng.integers(fmt.emin, max(fmt.emin + 1, top - 8))
+        x = scale * (rng.normal(size=n) + rng.normal() * 2)
+    elif kind == 1:
+        x = rng.choice([-1.0, 1.0], n) * np.ldexp(rng.uniform(1, 2, n),
+                                                 rng.integers(fmt.emin - fmt.m, top, n))
+    elif kind == 4:
+        x = fmt.max_value * rng.uniform(0.25, 1.0, n) * rng.choice([-1.0, 1.0])
+    if kind == 2:
+        return rng.integers(0, 1 << fmt.width, n, dtype=np.int64)
+    bits, _ = encode(fmt, x)
+    if kind == 3:
+        k = rng.random(n) < 0.05
+        bits[k] = rng.choice(special_operands(fmt), int(k.sum()))
+    return bits.astype(np.int64)
+
+
+def scenario_from_dots(cfg: DgaConfig, layouts, dots, group_size: int | None = None,
+                       expect_group_size: int | None = None) -> Scenario:
+    """A scenario for explicit dot products (a list of addend arrays).
+
+    The group-size port is held at ``group_size`` (default: :meth:`DgaConfig.register_value` of
+    the first dot product's length; with the ``dga`` variant every dot product must then have
+    that length's register value). ``expect_group_size`` computes the expectations with another
+    group size (only used to show that a wrong group boundary is caught).
+    """
+    if not dots:
+        raise ConfigError("a dga scenario needs at least one dot product.")
+    if group_size is None:
+        group_size = cfg.register_value(len(dots[0]))
+        for d in dots:
+            if cfg.register_value(len(d)) != group_size:
+                raise ConfigError(f"dot products of lengths {len(dots[0])} and {len(d)} need "
+                                  f"different group-size registers: one scenario holds one "
+                                  f"register value.")
+    g_exp = group_size if expect_group_size is None else expect_group_size
+    res = [dga_block(cfg, np.asarray(d, dtype=np.int64), g_exp) for d in dots]
+    data = np.concatenate([np.asarray(d, dtype=np.int64) for d in dots])
+    last = np.concatenate([np.arange(len(d)) == len(d) - 1 for d in dots]).astype(np.int64)
+    beats = pack_columns(layouts["inp"], {"data": data, "last": last})
+    bits = np.array([int(r.bits[0]) for r in res])
+    nan = np.array([int(r.nan[0]) for r in res])
+    ovf = np.array([int(r.ovf[0]) for r in res])
+    outs = pack_columns(layouts["out"], {"bits": bits, "nan": nan, "ovf": ovf})
+    return Scenario(inputs={"inp": beats}, outputs={"out": outs},
+                    statics={"group_size": int(group_size)},
+                    out_cycles={"out": cfg.out_cycles([len(d) for d in dots])}, vectors=len(dots),
+                    check_ports={"nan_seen": int(nan.any()), "overflow": int(ovf.any())})
+
+
+def scenario(cfg: DgaConfig, layouts, rng: np.random.Generator, vectors: int,
+             nmax: int = 64) -> Scenario:
+    """``vectors`` random dot products (see :func:`random_dot`).
+
+    Lengths: ``static``/``dga_exp`` -- random in ``1..nmax`` per dot product, plus one of length
+    1 (rarely a multiple of ``G``); ``dga`` -- one random length in ``1..nmax`` for the whole
+    scenario (the register holds ``dga_group_size(N)``).
+    """
+    vectors = max(1, int(vectors))
+    if cfg.variant == "dga":
+        n = int(rng.integers(1, nmax + 1))
+        lengths = [n] * vectors
+    else:
+        lengths = [1] + [int(x) for x in rng.integers(1, nmax + 1, vectors - 1)]
+    dots = [random_dot(cfg.fmt, n, rng) for n in lengths]
+    return scenario_from_dots(cfg, layouts, dots)
+
+
+def _component(cfg):
+    from hw.dga import DgaAccumulator
+    return DgaAccumulator(cfg)
+
+
+from .blocks import BlockSpec  # noqa: E402
+
+SPEC = BlockSpec(
+    name="dga",
+    config=DgaConfig,
+    component=_component,
+    scenario=scenario,
+    summary="dynamic group accumulator (default FP12 E5M6): intra-/inter-group FP registers, "
+            "group-size register (static G, DGA G = 2^round(log2 sqrt N), or data-driven "
+            "DGA-exp), one addend per cycle",
+    demo_configs=({}, {"variant": "static"}, {"variant": "dga_exp"},
+                  {"exp_bits": 6, "man_bits": 5}),
+)

@@ -1,0 +1,269 @@
+"""Error study of low-bit FP dot-product accumulation: sequential, static G=64, DGA, DGA-exp.
+
+Run ``python -m sim.dga_study`` (about 25 s with the defaults: 256 trials per N). It writes
+``docs/img/dga_error.png`` and ``bench/dga_study.json`` and prints a markdown table.
+
+Setup (ALGORITHMS.md §5b): dot products of FP8 E4M3 activations (``ReLU(N(0, 1)) * 2``) and
+E4M3 weights (``N(0, 1) / 4``), both rounded RNE to IEEE-like E4M3; **products exact** (float64);
+lengths ``N`` in {576, 4608, 25088} (3x3x64, 3x3x512, 7x7x512 convolutions); accumulators
+FP(5, m) for m = 6..14 (FP12 .. FP20), RNE, every addition rounded once; the schemes in the
+hardware's order (:mod:`golden.dga`), DGA-exp with ``T = m`` and ``gmax = 256``. One extra row,
+``E5M6 hw``, feeds the FP12 accumulator with products first rounded to E5M6, which is what
+:class:`hw.dga.DgaAccumulator` receives (it adds accumulator-format addends). Reference: the
+exact sum (``math.fsum`` of the exact products, i.e. the exact sum correctly rounded to a
+double). Metrics per configuration over ``trials`` dot products: mean of
+``|S - exact| / ||p||_2`` (normalized error, robust when the exact sum is near 0) and median of
+``|S - exact| / |exact|`` (relative error).
+
+The float64 model here (:func:`fp_add_f`, the spec's ``q_fp``) is vectorized over widths and
+trials so that FP19/FP20 (beyond :class:`golden.minifloat.FpFormat`'s ``m <= 12``) and the
+25,088-term sequential sums run in seconds; ``tests/test_dga.py`` checks it bit for bit against
+:func:`golden.dga.accumulate` (and so against the hardware) where both apply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from golden.dga import dga_group_size
+from golden.minifloat import FpFormat, decode, encode
+
+__all__ = ["q_fp", "fp_add_f", "acc_seq_f", "acc_group_f", "acc_dga_exp_f", "fp8_dot_products",
+           "run_study", "SCHEMES", "DEFAULT_N", "DEFAULT_MANTISSAS"]
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMES = ("sequential", "static64", "dga", "dga_exp")
+DEFAULT_N = (576, 4608, 25088)
+DEFAULT_MANTISSAS = tuple(range(6, 15))
+E = 5
+
+
+def q_fp(x, e, m):
+    """Round exact float64 values to FP(e, m) RNE with saturation (``m`` may be an array that
+    broadcasts against ``x``); the spec's ``q_fp``."""
+    m = np.asarray(m)
+    bias = (1 << (e - 1)) - 1
+    emin = 1 - bias
+    maxv = (2.0 - np.ldexp(1.0, -m)) * 2.0 ** bias
+    a = np.abs(x)
+    _, ex = np.frexp(a)
+    quantum = np.ldexp(1.0, np.maximum(ex - 1, emin) - m)
+    r = np.minimum(np.rint(a / quantum) * quantum, maxv)
+    return np.where(a == 0, 0.0, np.copysign(r, x))
+
+
+def fp_add_f(a, b, e, m):
+    """``a + b`` rounded once to FP(e, m) RNE. The float64 sum is exact for the operands used
+    here (FP(5, m <= 14) values and E4M3 products span fewer than 53 bits)."""
+    return q_fp(a + b, e, m)
+
+
+def acc_seq_f(P, e, m):
+    """Sequential accumulation over the last axis of ``P``."""
+    S = np.zeros(P.shape[:-1])
+    for i in range(P.shape[-1]):
+        S = fp_add_f(S, P[..., i], e, m)
+    return S
+
+
+def acc_group_f(P, G, e, m):
+    """Static grouping with group size ``G`` over the last axis (groups accumulated in
+    parallel; the zero padding of the last group is exact)."""
+    N = P.shape[-1]
+    ng = -(-N // G)
+    Pg = np.zeros(P.shape[:-1] + (ng * G,))
+    Pg[..., :N] = P
+    Pg = Pg.reshape(P.shape[:-1] + (ng, G))
+    mm = np.asarray(m)[..., None]
+    A = np.zeros(Pg.shape[:-1])
+    for j in range(G):
+        A = fp_add_f(A, Pg[..., j], e, mm)
+    S = np.zeros(P.shape[:-1])
+    for k in range(ng):
+        S = fp_add_f(S, A[..., k], e, m)
+    return S
+
+
+def _ee(x, e):
+    """Exponent used by the DGA-exp comparator, in ``frexp`` units: ``max(frexp, emin + 1)``
+    (``max(E, 1)`` of the bit pattern plus ``1 - bias``)."""
+    emin = 2 - (1 << (e - 1))
+    return np.maximum(np.frexp(np.abs(x))[1], emin + 1)
+
+
+def acc_dga_exp_f(P, e, m, T, gmax=256):
+    """DGA-exp: close the group before ``v`` when ``n == gmax`` or ``ee(A) - ee(v) > T``."""
+    shape = P.shape[:-1]
+    S = np.zeros(shape)
+    A = np.zeros(shape)
+    n = np.zeros(shape, dtype=np.int64)
+    for i in range(P.shape[-1]):
+        v = P[..., i]
+        close = (n > 0) & ((n >= gmax) | ((A != 0) & (v != 0) & (_ee(A, e) - _ee(v, e) > T)))
+        S = np.where(close, fp_add_f(S, A, e, m), S)
+        A = fp_add_f(np.where(close, 0.0, A), v, e, m)
+        n = np.where(close, 1, n + 1)
+    return fp_add_f(S, A, e, m)
+
+
+def fp8_dot_products(N, trials, rng):
+    """Exact products ``(trials, N)`` of E4M3 activations x E4M3 weights (module docstring)."""
+    f8 = FpFormat(4, 3)
+    act = np.maximum(rng.normal(size=(trials, N)), 0.0) * 2.0
+    wgt = rng.normal(size=(trials, N)) / 4.0
+    qa = decode(f8, encode(f8, act)[0])
+    qw = decode(f8, encode(f8, wgt)[0])
+    return qa * qw
+
+
+def run_schemes(P, mantissas, e=E, hw_row=True):
+    """Sums of every scheme for products ``P`` ``(trials, N)``: dict scheme -> ``(rows, trials)``.
+
+    Rows are the FP(e, m) widths of ``mantissas`` (exact products) plus, with ``hw_row``, FP(e, 6)
+    fed with products rounded to FP(e, 6).
+    """
+    ms = np.array(list(mantissas) + ([6] if hw_row else []), dtype=np.int64)
+    Pw = np.broadcast_to(P, (len(ms),) + P.shape).copy()
+    if hw_row:
+        Pw[-1] = q_fp(P, e, 6)
+    mcol = ms[:, None]
+    N = P.shape[-1]
+    return {
+        "sequential": acc_seq_f(Pw, e, mcol),
+        "static64": acc_group_f(Pw, 64, e, mcol),
+        "dga": acc_group_f(Pw, dga_group_size(N), e, mcol),
+        "dga_exp": acc_dga_exp_f(Pw, e, mcol, mcol),
+    }
+
+
+def run_study(Ns=DEFAULT_N, trials=256, mantissas=DEFAULT_MANTISSAS, seed=2024):
+    """Run the study; returns a JSON-ready dict (see the module docstring for the metrics)."""
+    rng = np.random.default_rng(seed)
+    rows = [f"E{E}M{m}" for m in mantissas] + [f"E{E}M6 hw"]
+    out = {"setup": {"N": list(Ns), "trials": trials, "seed": seed, "formats": rows,
+                     "schemes": list(SCHEMES), "dga_group_size": {str(n): dga_group_size(n)
+                                                                  for n in Ns},
+                     "operands": "E4M3 ReLU(N(0,1))*2 x E4M3 N(0,1)/4, exact products, RNE",
+                     "dga_exp": "T = m, gmax = 256"},
+           "results": {}}
+    t0 = time.perf_counter()
+    for N in Ns:
+        P = fp8_dot_products(N, trials, rng)
+        exact = np.array([math.fsum(row) for row in P])
+        norm = np.sqrt(np.array([math.fsum(row * row) for row in P]))
+        sums = run_schemes(P, mantissas)
+        res = {}
+        for s in SCHEMES:
+            err = np.abs(sums[s] - exact[None, :])
+            res[s] = {r: {"norm_err_mean": float(np.mean(err[i] / norm)),
+                          "norm_err_max": float(np.max(err[i] / norm)),
+                          "rel_err_median": float(np.median(err[i] / np.abs(exact)))}
+                      for i, r in enumerate(rows)}
+        out["results"][str(N)] = res
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["answer"] = answer(out)
+    return out
+
+
+def _bits_needed(errs_by_bits, target):
+    """Smallest width (interpolated in log2 error) at which a scheme reaches ``target``."""
+    bits = sorted(errs_by_bits)
+    for lo, hi in zip(bits, bits[1:]):
+        a, b = errs_by_bits[lo], errs_by_bits[hi]
+        if a <= target:
+            return float(lo)
+        if b <= target:
+            t = (math.log2(a) - math.log2(target)) / (math.log2(a) - math.log2(b))
+            return lo + t * (hi - lo)
+    return float(bits[0]) if errs_by_bits[bits[0]] <= target else float("inf")
+
+
+def answer(study):
+    """Per N: DGA at FP12 vs static G=64 at FP18, and the width each scheme needs to match
+    FP12 DGA (normalized mean error)."""
+    ans = {}
+    for N, res in study["results"].items():
+        def curve(s):
+            return {1 + E + int(r[3:]): v["norm_err_mean"] for r, v in res[s].items()
+                    if not r.endswith("hw")}
+        target = res["dga"]["E5M6"]["norm_err_mean"]
+        ans[N] = {
+            "dga_fp12": target,
+            "dga_exp_fp12": res["dga_exp"]["E5M6"]["norm_err_mean"],
+            "static64_fp12": res["static64"]["E5M6"]["norm_err_mean"],
+            "static64_fp18": res["static64"]["E5M12"]["norm_err_mean"],
+            "sequential_fp18": res["sequential"]["E5M12"]["norm_err_mean"],
+            "bits_static64_to_match_dga_fp12": round(_bits_needed(curve("static64"), target), 2),
+            "bits_sequential_to_match_dga_fp12": round(_bits_needed(curve("sequential"), target), 2),
+        }
+    return ans
+
+
+def markdown_table(study) -> str:
+    """Normalized mean error (x1e-3) per N, format and scheme."""
+    lines = []
+    for N, res in study["results"].items():
+        lines.append(f"\n**N = {N}** (DGA G = {study['setup']['dga_group_size'][N]}), mean "
+                     f"|S - exact| / ||p||_2 in units of 1e-3, median relative error "
+                     f"|S - exact| / |exact| in brackets\n")
+        lines.append("| format | " + " | ".join(SCHEMES) + " |")
+        lines.append("|---|" + "---:|" * len(SCHEMES))
+        for r in study["setup"]["formats"]:
+            cells = [f"{1e3 * res[s][r]['norm_err_mean']:.3g} ({res[s][r]['rel_err_median']:.2g})"
+                     for s in SCHEMES]
+            name = r if r.endswith("hw") else f"{r} (FP{1 + E + int(r[3:])})"
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(study, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    Ns = list(study["results"])
+    fig, axes = plt.subplots(1, len(Ns), figsize=(4.2 * len(Ns), 3.6), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, N in zip(axes, Ns):
+        res = study["results"][N]
+        for s, mk in zip(SCHEMES, "osD^"):
+            rs = [r for r in res[s] if not r.endswith("hw")]
+            bits = [1 + E + int(r[3:]) for r in rs]
+            ax.semilogy(bits, [res[s][r]["norm_err_mean"] for r in rs], marker=mk, label=s)
+        ax.set_title(f"N = {N} (DGA G = {study['setup']['dga_group_size'][N]})")
+        ax.set_xlabel("accumulator width (E5M(w-6))")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("mean |S - exact| / ||p||_2")
+    axes[0].legend()
+    fig.suptitle(f"FP8 E4M3 dot products, RNE accumulation, {study['setup']['trials']} trials")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m sim.dga_study", description=__doc__.split("\n")[0])
+    ap.add_argument("--trials", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--json", default=str(REPO / "bench" / "dga_study.json"))
+    ap.add_argument("--png", default=str(REPO / "docs" / "img" / "dga_error.png"))
+    args = ap.parse_args(argv)
+    study = run_study(trials=args.trials, seed=args.seed)
+    table = markdown_table(study)
+    study["markdown"] = table
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(study, indent=1))
+    plot(study, args.png)
+    print(table)
+    print(json.dumps(study["answer"], indent=1))
+    print(f"{study['seconds']} s; wrote {args.json} and {args.png}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""DGA accumulator: golden schemes vs independent oracles, the study model vs the golden, and the
+hardware against the golden on the Amaranth simulator, Icarus and Verilator."""
+
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from amaranth.hdl import Fragment
+
+from golden.dga import (DgaConfig, acc_dga, acc_dga_exp, acc_group, acc_seq, accumulate,
+                        dga_group_size)
+from golden.minifloat import FpFormat, decode, encode
+from golden.params import ConfigError
+from hw.dga import DgaAccumulator
+from sim.amaranth_harness import layouts_of, run_amaranth
+from sim.dga import random_dot, scenario, scenario_from_dots
+from sim import dga_study
+
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad, msg", [
+    (dict(group_size=0), "dga parameter group_size=0 is out of range: allowed values are an "
+                         "integer in 1..4096."),
+    (dict(variant="dynamic"), "dga parameter variant='dynamic' is invalid: allowed values are "
+                              "one of static, dga, dga_exp."),
+    (dict(man_bits=13), "dga parameter man_bits=13 is out of range: allowed values are an "
+                        "integer in 1..12."),
+    (dict(threshold=-1), "dga parameter threshold=-1 is out of range: allowed values are an "
+                         "integer in 0..255."),
+    (dict(gmax=2), "dga parameter gmax=2 is out of range: allowed values are an integer in "
+                   "4..4096."),
+    (dict(G=64), "dga has no parameter 'G': known parameters are exp_bits, man_bits, rounding, "
+                 "inf_nan, variant, group_size, threshold, gmax."),
+])
+def test_bad_parameters(bad, msg):
+    with pytest.raises(ConfigError) as exc:
+        DgaAccumulator(**bad)
+    assert str(exc.value) == msg
+
+
+def test_bad_golden_arguments():
+    f = FpFormat(5, 6)
+    with pytest.raises(ConfigError, match=r"^group size 0 is out of range: allowed values are an "
+                                          r"integer in 1\.\.4096\.$"):
+        accumulate(f, [1, 2], 0)
+    with pytest.raises(ConfigError, match=r"^dot-product length N=0 is out of range"):
+        dga_group_size(0)
+    with pytest.raises(ConfigError, match=r"^dot-product length N=0 is out of range"):
+        accumulate(f, np.zeros((2, 0), dtype=np.int64), 4)
+    cfg = DgaConfig()
+    with pytest.raises(ConfigError, match="need different group-size registers"):
+        scenario_from_dots(cfg, layouts_of(DgaAccumulator(cfg)), [[1] * 16, [1] * 64])
+
+
+def test_defaults_and_group_size_rule():
+    cfg = DgaConfig()
+    assert (cfg.fmt.e, cfg.fmt.m, cfg.variant, cfg.group_size, cfg.gmax) == (5, 6, "dga", 64, 256)
+    assert cfg.module_name == "dga_e5_m6_rne_inf1_dga_g64_t6_gmax256"
+    assert [dga_group_size(n) for n in (576, 4608, 25088)] == [32, 64, 128]   # spec examples
+    assert [dga_group_size(n) for n in (1, 16, 100, 512, 2048, 10 ** 6)] == [4, 4, 8, 16, 64, 256]
+    assert dga_group_size(10 ** 6, gmax=1024) == 1024
+    assert [DgaConfig(variant=v).register_value(4608) for v in ("static", "dga", "dga_exp")] \
+        == [64, 64, 256]
+
+
+# --- golden model vs independent oracles --------------------------------------------------------
+
+def _gfloat_adder(fmt, mode):
+    from gfloat import FormatInfo, RoundMode, round_float
+    from gfloat.types import Domain
+    fi = FormatInfo(fmt.name, fmt.width, fmt.m + 1, bias=fmt.bias, is_signed=True,
+                    domain=Domain.Extended, has_nz=True, num_high_nans=(1 << fmt.m) - 1,
+                    has_subnormals=True, is_twos_complement=False)
+    rm = RoundMode.TiesToEven if mode == "rne" else RoundMode.TowardZero
+
+    def add(a, b):                     # a + b is exact in float64 for FP(5, m <= 10) operands
+        return float(round_float(fi, a + b, rm, sat=True))
+    return add
+
+
+def _reference(p, add, G, T=None, fmt=None):
+    """Straightforward scalar loop of the spec's schemes (floats, gfloat rounding per add)."""
+    emin1 = fmt.emin + 1 if fmt else 0
+    ee = lambda x: max(math.frexp(abs(x))[1], emin1)           # noqa: E731
+    S = A = 0.0
+    n = 0
+    for v in p:
+        if n and (n == G or (T is not None and A != 0 and v != 0 and ee(A) - ee(v) > T)):
+            S, A, n = add(S, A), 0.0, 0
+        A = add(A, v)
+        n += 1
+    return add(S, A)
+
+
+@pytest.mark.parametrize("e, m, mode", [(5, 6, "rne"), (5, 6, "rtz"), (5, 3, "rne"),
+                                        (5, 10, "rtz")])
+def test_golden_schemes_vs_gfloat_per_addition(e, m, mode):
+    """Sequential, static G (1, 5, 64), DGA and DGA-exp (T = m, T = 0, gmax 8) on finite dot
+    products of every length class (1, below G, multiple of G, not a multiple), bit for bit
+    (values and zero signs) against a scalar loop rounding each sum with gfloat."""
+    fmt = FpFormat(e, m)
+    add = _gfloat_adder(fmt, mode)
+    rng = np.random.default_rng(e * 100 + m)
+    cases = 0
+    for n in (1, 3, 4, 64, 128, 130, 257):
+        for kind in (0, 1, 4):
+            p = random_dot(fmt, n, rng, kind)
+            pv = decode(fmt, p)
+            runs = [(acc_seq(fmt, p, mode), _reference(pv, add, None)),
+                    (acc_dga(fmt, p, mode), _reference(pv, add, dga_group_size(n))),
+                    (acc_dga_exp(fmt, p, mode), _reference(pv, add, 256, m, fmt)),
+                    (acc_dga_exp(fmt, p, mode, T=0, gmax=8), _reference(pv, add, 8, 0, fmt))]
+            runs += [(acc_group(fmt, p, G, mode), _reference(pv, add, G)) for G in (1, 5, 64)]
+            for got, ref in runs:
+                gv = decode(fmt, got.bits)[0]
+                assert gv == ref and np.signbit(gv) == np.signbit(ref), (n, kind, gv, ref)
+                cases += 1
+    assert cases == 7 * 3 * 7
+
+
+def test_sequential_is_one_group_and_batches_agree():
+    fmt = FpFormat(5, 6)
+    rng = np.random.default_rng(3)
+    P = np.stack([random_dot(fmt, 300, rng, k % 5) for k in range(10)])
+    seq = acc_seq(fmt, P)
+    one = accumulate(fmt, P, 300)
+    assert np.array_equal(seq.bits, one.bits) and np.array_equal(seq.ovf, one.ovf)
+    assert np.array_equal(seq.nan, one.nan) and (one.groups == 1).all()
+    rows = [accumulate(fmt, P[i], 7, threshold=2) for i in range(10)]
+    batch = accumulate(fmt, P, 7, threshold=2)
+    assert [int(r.bits[0]) for r in rows] == batch.bits.tolist()
+    assert [int(r.groups[0]) for r in rows] == batch.groups.tolist()
+    assert acc_group(fmt, P, 64).groups.tolist() == [5] * 10
+
+
+def test_flags_and_specials():
+    fmt = FpFormat(5, 6)
+    big = int(encode(fmt, 60000.0)[0])
+    res = acc_group(fmt, [big] * 4 + [big | fmt.sign_bit] * 4, 4)       # intra saturates twice
+    assert res.ovf[0] and not res.nan[0] and decode(fmt, res.bits)[0] == 0.0
+    one = int(encode(fmt, 1.0)[0])
+    res = acc_group(fmt, [one, fmt.inf_code, one, fmt.inf_code | fmt.sign_bit, one], 2)
+    assert res.nan[0] and res.bits[0] == fmt.nan_code                    # Inf + -Inf in S
+    res = acc_seq(fmt, [fmt.sign_bit] * 3)                               # -0 addends give +0
+    assert res.bits[0] == 0
+
+
+# --- the study's float model vs the golden --------------------------------------------------
+
+def test_study_model_equals_golden():
+    """The vectorized float model of ``sim.dga_study`` gives the golden (= hardware) values for
+    all four schemes: E5M7 and E5M8 with exact E4M3 products (exact in those formats) and the
+    ``E5M6 hw`` row (products rounded to E5M6)."""
+    rng = np.random.default_rng(8)
+    for N in (1, 130, 300):
+        P = dga_study.fp8_dot_products(N, 4, rng)
+        sums = dga_study.run_schemes(P, (7, 8))
+        for row, m in ((0, 7), (1, 8), (2, 6)):
+            fmt = FpFormat(5, m)
+            bits, _ = encode(fmt, P)
+            if row < 2:
+                assert np.array_equal(decode(fmt, bits), P)               # products exact
+            gold = {"sequential": acc_seq(fmt, bits), "static64": acc_group(fmt, bits, 64),
+                    "dga": acc_dga(fmt, bits), "dga_exp": acc_dga_exp(fmt, bits)}
+            for s, g in gold.items():
+                assert np.array_equal(decode(fmt, g.bits), sums[s][row]), (N, m, s)
+
+
+def test_exact_reference_is_fsum():
+    """``math.fsum`` of the exact products equals the ``Fraction`` sum rounded to a double."""
+    P = dga_study.fp8_dot_products(4608, 3, np.random.default_rng(1))
+    for row in P:
+        exact = sum((Fraction(x) for x in row), Fraction(0))
+        assert math.fsum(row) == float(exact)
+
+
+def test_study_small_run(tmp_path):
+    study = dga_study.run_study(Ns=(64,), trials=3, mantissas=(6, 8, 12))
+    res = study["results"]["64"]
+    assert set(res) == set(dga_study.SCHEMES)
+    assert set(res["dga"]) == {"E5M6", "E5M8", "E5M12", "E5M6 hw"}
+    for s in dga_study.SCHEMES:
+        assert res[s]["E5M12"]["norm_err_mean"] < res[s]["E5M6"]["norm_err_mean"]
+    assert "bits_static64_to_match_dga_fp12" in study["answer"]["64"]
+    dga_study.plot(study, tmp_path / "e.png")
+    assert (tmp_path / "e.png").stat().st_size > 1000
+    assert "| E5M6 (FP12) |" in dga_study.markdown_table(study)
+
+
+# --- hardware ---------------------------------------------------------------------------------
+
+def _dots(fmt, lengths, rng, kinds=None):
+    return [random_dot(fmt, n, rng, None if kinds is None else kinds[i % len(kinds)])
+            for i, n in enumerate(lengths)]
+
+
+def _check(cfg, dots, seed, group_size=None):
+    dut = DgaAccumulator(cfg)
+    sc = scenario_from_dots(cfg, layouts_of(dut), dots, group_size)
+    res = run_amaranth(dut, sc, seed=seed)
+    assert res.ok, res.mismatches[:5]
+    assert res.out_cycles["out"] == cfg.out_cycles([len(d) for d in dots])
+    res = run_amaranth(dut, sc, seed=seed + 1, gap=0.3, stall=0.3)
+    assert res.ok, res.mismatches[:5]
+    return sc
+
+
+HW_CONFIGS = [
+    dict(variant="static"),
+    dict(variant="static", group_size=5, rounding="rtz"),
+    dict(variant="static", group_size=1),
+    dict(variant="dga_exp"),
+    dict(variant="dga_exp", threshold=0, gmax=8),
+    dict(variant="dga_exp", inf_nan=False, rounding="rtz"),
+    dict(variant="dga_exp", exp_bits=6, man_bits=5),
+    dict(variant="static", group_size=3, exp_bits=4, man_bits=3),
+    dict(variant="dga_exp", exp_bits=8, man_bits=12, threshold=3),
+]
+
+
+@pytest.mark.parametrize("kw", HW_CONFIGS, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def test_hw_random_lengths(kw):
+    """Dot products of lengths 1, G-1, G, G+1, 2G, 2G+3 and random ones, every addend kind
+    (specials, saturation, wide exponent ranges), timed against the cycle model, then with 30%
+    valid gaps and 30% ready stalls."""
+    cfg = DgaConfig(**kw)
+    rng = np.random.default_rng(sum(map(ord, repr(kw))))
+    G = cfg.register_value(1)
+    lengths = [1, 1, max(G - 1, 1), G, G + 1, 2 * G, 2 * G + 3] + \
+        [int(x) for x in rng.integers(1, 150, 25)]
+    sc = _check(cfg, _dots(cfg.fmt, lengths, rng), seed=3)
+    assert sc.vectors == len(lengths)
+
+
+@pytest.mark.parametrize("n", [1, 37, 64, 100, 576])
+def test_hw_dga_register_from_n(n):
+    """Variant dga: the register holds dga_group_size(N) (4, 8, 8, 8, 32)."""
+    cfg = DgaConfig()
+    rng = np.random.default_rng(n)
+    count = max(2, min(12, 2000 // n))
+    sc = _check(cfg, _dots(cfg.fmt, [n] * count, rng, kinds=(0, 3, 1, 2, 4)), seed=n)
+    assert sc.statics["group_size"] == dga_group_size(n)
+
+
+def test_hw_sequential_and_port_zero():
+    """Register >= N is sequential accumulation; register 0 behaves like 1 (documented)."""
+    cfg = DgaConfig(variant="static")
+    fmt = cfg.fmt
+    rng = np.random.default_rng(21)
+    dots = _dots(fmt, [300, 1, 77, 300], rng, kinds=(0, 3))
+    sc = _check(cfg, dots, seed=5, group_size=300)
+    assert sc.outputs["out"][0] & fmt.mag_mask == int(acc_seq(fmt, dots[0]).bits[0]) & fmt.mag_mask
+    dut = DgaAccumulator(cfg)
+    sc = scenario_from_dots(cfg, layouts_of(dut), dots[1:3], group_size=0, expect_group_size=1)
+    assert run_amaranth(dut, sc, seed=6, stall=0.3).ok
+
+
+@pytest.mark.parametrize("variant, wrong", [("static", 65), ("dga", 16), ("dga_exp", 4)])
+def test_mutation_wrong_group_boundary_fails(variant, wrong):
+    """Expectations from a golden with a wrong group boundary must not pass."""
+    cfg = DgaConfig(variant=variant)
+    dut = DgaAccumulator(cfg)
+    rng = np.random.default_rng(4)
+    n = 576 if variant == "dga" else 300
+    dots = _dots(cfg.fmt, [n] * 4, rng, kinds=(0,))
+    right = scenario_from_dots(cfg, layouts_of(dut), dots)
+    assert run_amaranth(dut, right, seed=1).ok
+    bad = scenario_from_dots(cfg, layouts_of(dut), dots, expect_group_size=wrong)
+    res = run_amaranth(dut, bad, seed=1)
+    assert not res.ok and all("out[" in s for s in res.mismatches)
+
+
+def test_latency_interface_and_registry():
+    from hw.emit import sidecar, to_verilog
+    from sim.blocks import get_block
+    from sim.toolchain import setup_env
+    setup_env()
+    cfg = DgaConfig(variant="dga_exp")
+    dut = DgaAccumulator(cfg)
+    assert dut.latency == 2 == dut.timing_info()["latency"]
+    side = sidecar(cfg, dut)
+    fields = {s["name"]: {f["path"][0]: (f["offset"], f["width"]) for f in s["fields"]}
+              for s in side["streams"]}
+    assert fields == {"inp": {"data": (0, 12), "last": (12, 1)},
+                      "out": {"bits": (0, 12), "nan": (12, 1), "ovf": (13, 1)}}
+    ports = {p["name"]: p["width"] for p in side["ports"]}
+    assert ports == {"group_size": 13, "nan_seen": 1, "overflow": 1}
+    assert f"module {cfg.module_name}" in to_verilog(dut, cfg.module_name)
+    spec = get_block("dga")
+    assert spec.config is DgaConfig and isinstance(spec.component(DgaConfig()), DgaAccumulator)
+    Fragment.get(spec.component(DgaConfig()), None)
+    assert DgaConfig().out_cycles([1, 1, 5]) == [2, 3, 8]
+
+
+def test_block_scenario_every_variant():
+    for v in ("static", "dga", "dga_exp"):
+        cfg = DgaConfig(variant=v)
+        dut = DgaAccumulator(cfg)
+        sc = scenario(cfg, layouts_of(dut), np.random.default_rng(2), 40)
+        assert sc.vectors == 40
+        res = run_amaranth(dut, sc, seed=2, gap=0.2, stall=0.2)
+        assert res.ok, res.mismatches[:5]
+
+
+# --- cocotb -----------------------------------------------------------------------------------
+
+def _run(cfg, dots, tmp_path, simulator, **kw):
+    from sim.runner import run_cocotb
+    dut = DgaAccumulator(cfg)
+    sc = scenario_from_dots(cfg, layouts_of(dut), dots)
+    t0 = time.perf_counter()
+    res = run_cocotb(cfg, dut, sc, simulator=simulator, build_dir=tmp_path / simulator, **kw)
+    return res, time.perf_counter() - t0
+
+
+@pytest.mark.cocotb
+def test_icarus_static_with_gaps(tmp_path):
+    cfg = DgaConfig(variant="static", group_size=5)
+    rng = np.random.default_rng(31)
+    dots = _dots(cfg.fmt, [1, 4, 5, 6, 10, 11] + [int(x) for x in rng.integers(1, 80, 40)], rng)
+    res, _ = _run(cfg, dots, tmp_path, "icarus", gap=0.2, stall=0.2, seed=3)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked == len(dots) + 2
+
+
+@pytest.mark.cocotb
+def test_verilator_dga_exp(tmp_path):
+    cfg = DgaConfig(variant="dga_exp")
+    rng = np.random.default_rng(32)
+    lengths = [1] + [int(x) for x in rng.integers(1, 300, 200)]
+    dots = _dots(cfg.fmt, lengths, rng)
+    res, seconds = _run(cfg, dots, tmp_path, "verilator")
+    assert res.ok, res.mismatches[:5]
+    assert res.out_cycles["out"] == cfg.out_cycles(lengths)
+    print(f"verilator dga_exp {sum(lengths)} addends, {len(dots)} dot products: {seconds:.1f} s")
