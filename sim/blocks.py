@@ -38,6 +38,10 @@ class BlockSpec:
         One line for ``lobit blocks``.
     demo_configs : tuple of dict
         Parameter sets used by ``make demo`` / the bench synthesis table (default: defaults).
+    netlist_params : dict
+        Parameters for the gate-level netlist rung of the generic ladder test, where the default
+        configuration would make an iCE40 netlist too slow to synthesize and simulate in the
+        normal suite (for example one lane instead of four); empty means the defaults.
     """
     name: str
     config: type
@@ -45,6 +49,7 @@ class BlockSpec:
     scenario: Callable
     summary: str
     demo_configs: tuple = field(default_factory=lambda: ({},))
+    netlist_params: dict = field(default_factory=dict)
 
 
 def all_blocks() -> dict:

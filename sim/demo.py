@@ -2,7 +2,8 @@
 golden model on every simulator, synthesize it, and print one table.
 
 Environment knobs: ``DEMO_VECTORS`` (default 256), ``DEMO_FMAX=1`` (also place and route for
-Fmax; adds about a minute per configuration), ``DEMO_BLOCKS=a,b`` (a subset).
+Fmax; adds about a minute per configuration), ``DEMO_BLOCKS=a,b`` (a subset),
+``DEMO_ALL_CONFIGS=1`` (every configuration in a block's ``demo_configs``, not only its defaults).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ def main():
     only = [b for b in os.environ.get("DEMO_BLOCKS", "").split(",") if b]
     out = REPO / "build" / "demo"
     blocks = {n: b for n, b in all_blocks().items() if not only or n in only}
-    jobs = [(b, b.config(**kw)) for b in blocks.values() for kw in b.demo_configs]
+    every = os.environ.get("DEMO_ALL_CONFIGS", "0") == "1"
+    jobs = [(b, b.config(**kw)) for b in blocks.values()
+            for kw in (b.demo_configs if every else ({},))]
     rows, failed = [], False
     t_start = time.perf_counter()
     for n, (block, cfg) in enumerate(jobs, 1):

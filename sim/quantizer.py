@@ -159,4 +159,5 @@ SPEC = BlockSpec(
     summary="P FP32 -> INT8 quantizer lanes: x * inv_scale (IEEE RNE, flush-to-zero), then RNE, "
             "RTZ or SR_F with a swappable random-source stream, saturated to [-127, 127]",
     demo_configs=({}, {"mode": "rtz"}, {"mode": "sr"}),
+    netlist_params={"lanes": 1},
 )

@@ -17,9 +17,9 @@ from .conftest import require
 BLOCKS = sorted(all_blocks())
 
 
-def _setup(name, vectors=96):
+def _setup(name, vectors=96, **params):
     block = all_blocks()[name]
-    cfg = block.config()
+    cfg = block.config(**params)
     comp = block.component(cfg)
     sc = block.scenario(cfg, layouts_of(comp), np.random.default_rng(12), vectors)
     return cfg, comp, sc
@@ -52,7 +52,7 @@ def test_netlist_rung(tmp_path, name):
     """The synthesized iCE40 netlist (whose LUTs are reported) passes the same cocotb test."""
     from hw.synth import netlist
     require("iverilog")
-    cfg, comp, sc = _setup(name, vectors=48)
+    cfg, comp, sc = _setup(name, vectors=48, **all_blocks()[name].netlist_params)
     sources = netlist(cfg, comp, workdir=tmp_path / "synth", target="ice40", cache=False)
     res = run_cocotb(cfg, comp, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
                      gap=0.25, stall=0.25, sources=sources)
