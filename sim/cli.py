@@ -95,7 +95,8 @@ def cmd_sim(args):
         build = Path(args.build_dir) if args.build_dir else Path(tempfile.mkdtemp(prefix="lobit_"))
         try:
             res = run_cocotb(cfg, comp, scenario, simulator=args.simulator, build_dir=build,
-                             seed=args.seed, gap=args.gap, stall=args.stall, vcd=args.vcd)
+                             seed=args.seed, gap=args.gap, stall=args.stall, vcd=args.vcd,
+                             quiet=not args.verbose)
         except SimulatorMissing as e:
             print(f"lobit: error: {e}", file=sys.stderr)
             return 2
@@ -173,6 +174,8 @@ def build_parser():
     s.add_argument("--stall", type=float, default=0.0, help="probability of output back-pressure")
     s.add_argument("--vcd", metavar="FILE", help="write a waveform (amaranth, icarus: VCD)")
     s.add_argument("--build-dir", help="cocotb build directory (default: a temporary one)")
+    s.add_argument("--verbose", action="store_true",
+                   help="show the simulator's build and run output (default: build.log/sim.log)")
     s.set_defaults(func=cmd_sim)
 
     s = sub.add_parser("synth", help="synthesize with Yosys and report area (and Fmax)")

@@ -51,7 +51,7 @@ def main():
             if simulator == "amaranth":
                 res = run_amaranth(comp, sc, seed=1, gap=0.1, stall=0.1)
             else:
-                res = run_cocotb(cfg, comp, sc, simulator=simulator, seed=1, gap=0.1, stall=0.1,
+                res = run_cocotb(cfg, comp, sc, simulator=simulator, seed=1, gap=0.1, stall=0.1, quiet=True,
                                  build_dir=out / cfg.module_name / simulator)
             rate = res.cycles / res.seconds if res.seconds else 0.0
             status = "ok" if res.ok else f"{len(res.mismatches)} MISMATCHES"

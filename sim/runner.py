@@ -34,9 +34,12 @@ def _add_dump(vpath: Path, module: str, dumpfile: Path):
 
 
 def run_cocotb(cfg, component, scenario, *, simulator="icarus", build_dir, seed=0, gap=0.0,
-               stall=0.0, vcd=None, sources=None) -> RunResult:
+               stall=0.0, vcd=None, sources=None, quiet=False) -> RunResult:
     """Emit ``component`` (unless ``sources`` gives other Verilog, e.g. a netlist), build it with
     ``simulator`` and run ``scenario`` through :mod:`sim.cocotb_tb`.
+
+    ``quiet=True`` sends the simulator's build and run output to ``build.log``/``sim.log`` in
+    ``build_dir`` instead of the terminal (the CLI and ``make demo`` use it).
 
     Returns the :class:`sim.transactors.RunResult` written by the cocotb test (mismatches are
     reported there, not raised). Raises :class:`SimulatorMissing` when the simulator is absent and
@@ -68,9 +71,14 @@ def run_cocotb(cfg, component, scenario, *, simulator="icarus", build_dir, seed=
     build_args = list(VERILATOR_ARGS) if simulator == "verilator" else []
     if simulator == "verilator" and vcd:
         raise ValueError("VCD output is supported on icarus (and the Amaranth simulator), not verilator.")
-    runner.build(sources=[str(s) for s in sources], hdl_toplevel=cfg.module_name,
-                 build_dir=str(build_dir), always=True, timescale=("1ns", "1ps"),
-                 build_args=build_args)
+    try:
+        runner.build(sources=[str(s) for s in sources], hdl_toplevel=cfg.module_name,
+                     build_dir=str(build_dir), always=True, timescale=("1ns", "1ps"),
+                     build_args=build_args,
+                     log_file=str(build_dir / "build.log") if quiet else None)
+    except RuntimeError as e:
+        where = f"; see {build_dir / 'build.log'}" if quiet else ""
+        raise RuntimeError(f"{simulator} build of {cfg.module_name} failed ({e}){where}") from None
     if vcd and simulator == "icarus":
         # the runner passes vvp `-none` (dumping suppressed) unless it adds its own FST dumper;
         # ask vvp for VCD instead so the $dumpfile added above is honoured
@@ -85,7 +93,8 @@ def run_cocotb(cfg, component, scenario, *, simulator="icarus", build_dir, seed=
     try:
         runner.test(hdl_toplevel=cfg.module_name, test_module="sim.cocotb_tb",
                     build_dir=str(build_dir), test_dir=str(build_dir), extra_env=env, seed=seed,
-                    results_xml=str(build_dir / "results.xml"))
+                    results_xml=str(build_dir / "results.xml"),
+                    log_file=str(build_dir / "sim.log") if quiet else None)
     except SystemExit:
         pass          # under pytest a failing cocotb test exits; the result JSON tells why
     if not result_path.exists():
