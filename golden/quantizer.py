@@ -64,7 +64,7 @@ class QuantizerConfig(BlockConfig):
     """Parameters of the quantizer (see the module docstring for the rounding and flag policy)."""
     BLOCK = "quantizer"
     PARAMS = (
-        Param("lanes", int, 4, "parallel lanes P (FP32 inputs and INT8 codes per beat)", lo=1, hi=64),
+        Param("lanes", int, 2, "parallel lanes P (FP32 inputs and INT8 codes per beat)", lo=1, hi=64),
         Param("mode", str, "rne", "rounding mode: round to nearest even, toward zero, stochastic",
               choices=MODES),
         Param("frac_bits", int, 8, "fraction bits F of the fixed-point value (SR uses F random bits)",

@@ -237,8 +237,8 @@ def test_bad_stimulus_rejected():
 
 def test_config_names_and_latency():
     cfg = QuantizerConfig()
-    assert cfg.to_dict() == {"lanes": 4, "mode": "rne", "frac_bits": 8, "pipelined": True}
-    assert cfg.module_name == "quantizer_l4_rne_f8_p1"
+    assert cfg.to_dict() == {"lanes": 2, "mode": "rne", "frac_bits": 8, "pipelined": True}
+    assert cfg.module_name == "quantizer_l2_rne_f8_p1"
     assert QuantizerConfig(mode="sr", lanes=2, pipelined=False).module_name == "quantizer_l2_sr_f8_p0"
     assert cfg.latency == 2 and QuantizerConfig(pipelined=False).latency == 1
     dut = Quantizer(mode="sr", frac_bits=5, lanes=3)
