@@ -7,7 +7,7 @@ import numpy as np
 from golden.rlsru import RlsruConfig, generate
 from .transactors import Scenario, pack
 
-__all__ = ["scenario", "SPEC"]
+__all__ = ["scenario", "bench", "SPEC"]
 
 
 def scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None) -> Scenario:
@@ -28,6 +28,34 @@ def _scenario_for_cli(cfg, layouts, rng: np.random.Generator, vectors):
     n = max(1, -(-vectors // cfg.lanes))
     restarts = rng.random(n) < 0.02
     return scenario(cfg, layouts, n, restarts)
+
+
+def bench(report):
+    """``make bench`` section ``rlsru``: the reuse-scheme sweep of :mod:`sim.rlsru_sweep`.
+
+    Runs the same code as ``python -m sim.rlsru_sweep`` (synthesis cached in ``.cache/synth``),
+    writes ``bench/rlsru_sweep.json`` and ``docs/img/rlsru_sweep.png``, and adds the per-scheme
+    numbers at every P and the goal verdict to ``report``.
+    """
+    from .rlsru_sweep import JSON_PATH, PNG_PATH, run_sweep, write
+    from .toolchain import REPO
+    sweep = write(run_sweep())
+    report["rlsru"] = {
+        "sweep_json": str(JSON_PATH.relative_to(REPO)),
+        "plot": str(PNG_PATH.relative_to(REPO)),
+        "setup": sweep["setup"],
+        "per_scheme": {s: {P: {"source_ice40": {k: row["source"]["ice40"][k] for k in ("lut", "ff")},
+                               "unit_ice40": {k: row["unit"]["ice40"][k]
+                                              for k in ("lut", "ff", "carry")},
+                               "source_generic_cells": row["source"]["generic"]["cells"],
+                               "unit_generic_cells": row["unit"]["generic"]["cells"],
+                               "sr_quality_ok": row["quality"]["sr_quality_ok"],
+                               "sum_var_ratio": row["quality"]["sum_var_ratio"]}
+                           for P, row in by_p.items()}
+                       for s, by_p in sweep["results"].items()},
+        "goal": sweep["goal"],
+        "wall_seconds": sweep["wall_seconds"],
+    }
 
 
 def _component(cfg):

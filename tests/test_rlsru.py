@@ -29,11 +29,11 @@ import pytest
 
 from golden.lfsr import LfsrConfig, output_bits, step
 from golden.params import ConfigError
-from golden.rlsru import (SCHEMES, RlsruConfig, generate, leap_seed, leap_width,
-                          split_rotation, sr)
+from golden.rlsru import SCHEMES, RlsruConfig, generate, leap_seed, leap_width, sr
 from hw.rlsru import Rlsru
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.rlsru import scenario
+from sim.rlsru_sweep import bias_tolerance, chi2_limit, corr_tolerance, predicted_corr
 
 
 def spec_lfsr16_step(s):
@@ -179,7 +179,7 @@ def test_sr_bias(stat_samples, scheme):
         p = np.floor(v * 2 ** F) / 2 ** F - np.floor(v)
         ideal = np.floor(v) + p
         assert abs(ideal - v) <= 2.0 ** -F
-        tol = 2.0 ** -F + 4.5 * np.sqrt((2 * F - 1) * p * (1 - p) / N_STAT)
+        tol = bias_tolerance(p, F, N_STAT, 2 * F - 1)
         means = sr(v, r, F).mean(axis=0)                  # per lane
         dev = np.abs(means - v)
         worst = max(worst, float(dev.max()))
@@ -187,31 +187,12 @@ def test_sr_bias(stat_samples, scheme):
     print(f"{scheme}: max |E[SR_8(v)] - v| over 80 v x 16 lanes = {worst:.5f}")
 
 
-def _lane_bits(cfg, j):
-    """m-sequence positions (relative to the cycle) and weights of lane ``j``'s F bits."""
-    F = cfg.frac_bits
-    if cfg.scheme == "per_lane":
-        D = 65535 // cfg.lanes
-        return {j * D + 16 - F + b: 1 << b for b in range(F)}
-    if cfg.scheme == "leap":
-        return {j * F + b: 1 << b for b in range(F)}
-    q, i = divmod(j, 16)
-    rho = split_rotation(i)
-    return {q + (16 - F + b - rho) % 16: 1 << b for b in range(F)}
-
-
-def predicted_corr(cfg, a, b):
-    ba, bb = _lane_bits(cfg, a), _lane_bits(cfg, b)
-    shared = sum(w * bb[k] for k, w in ba.items() if k in bb)
-    return shared / sum(w * w for w in ba.values())
-
-
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_lane_correlation_matches_bit_sharing_model(stat_samples, scheme):
     cfg = RlsruConfig(scheme=scheme)
     r = stat_samples[scheme].astype(np.float64)
     C = np.corrcoef(r, rowvar=False)
-    tol = 4.5 * np.sqrt(5 / (3 * N_STAT))
+    tol = corr_tolerance(N_STAT)
     worst, worst_pred0 = 0.0, 0.0
     for a in range(cfg.lanes):
         for b in range(a + 1, cfg.lanes):
@@ -230,7 +211,6 @@ def test_lane_correlation_matches_bit_sharing_model(stat_samples, scheme):
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_chi_square_of_values(scheme):
-    from scipy.stats import chi2
     F = 8
     cfg = RlsruConfig(scheme=scheme, frac_bits=F)
     if scheme in ("per_lane", "leap"):
@@ -244,7 +224,7 @@ def test_chi_square_of_values(scheme):
     h = np.bincount(samples, minlength=2 ** F)
     e = samples.size / 2 ** F
     stat = float(((h - e) ** 2 / e).sum())
-    limit = chi2.ppf(1 - 1e-4, 2 ** F - 1)
+    limit = chi2_limit(F)
     assert stat < limit, (scheme, stat, limit)
     print(f"{scheme}: chi2 = {stat:.1f} on {samples.size} samples (limit {limit:.1f})")
 
@@ -255,7 +235,7 @@ def test_statistics_can_fail():
     r = generate(cfg, N_STAT)
     r[:, 1] = r[:, 0]
     C = np.corrcoef(r.astype(np.float64), rowvar=False)
-    assert abs(C[0, 1] - predicted_corr(cfg, 0, 1)) > 4.5 * np.sqrt(5 / (3 * N_STAT))
+    assert abs(C[0, 1] - predicted_corr(cfg, 0, 1)) > corr_tolerance(N_STAT)
 
 
 # --- hardware vs golden --------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""Transactions of the SR unit: fixed-point stimulus -> input beats, golden codes -> output beats."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.sr_unit import SrUnitConfig, run
+from .transactors import Scenario, pack
+
+__all__ = ["stimulus", "scenario", "SPEC"]
+
+
+def stimulus(cfg: SrUnitConfig, rng: np.random.Generator, n_beats: int) -> np.ndarray:
+    """``(n_beats, lanes)`` input integers: range ends, saturation edges and random values.
+
+    The fixed part (first beats, shuffled) holds both ends of the input range, zero, ``+-1``,
+    and the values around the saturation thresholds ``+-127 * 2**F`` and ``+-128 * 2**F`` that
+    fit; the rest is half uniform over the whole range and half uniform over ``(-130, 130)`` in
+    value units (so most codes are not saturated).
+    """
+    lo, hi = cfg.x_range
+    one = 1 << cfg.frac_bits
+    edges = [lo, lo + 1, hi - 1, hi, 0, 1, -1, one - 1, -one, -one + 1]
+    for k in (127, 128):
+        for d in (-1, 0, 1):
+            edges += [k * one + d, -k * one + d, -k * one - one + d]
+    fixed = np.array(sorted({e for e in edges if lo <= e <= hi}), dtype=np.int64)
+    n = n_beats * cfg.lanes
+    k = max(0, n - fixed.size)
+    wide = rng.integers(lo, hi, k // 2, endpoint=True)
+    near = rng.integers(max(lo, -130 * one), min(hi, 130 * one), k - k // 2, endpoint=True)
+    x = np.concatenate([rng.permutation(fixed), rng.permutation(np.concatenate([wide, near]))])
+    return x[:n].reshape(n_beats, cfg.lanes).astype(np.int64)
+
+
+def scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run) -> Scenario:
+    """Input beats ``x`` (``[beat, lane]`` integers, optional ``restarts``) and golden outputs.
+
+    Output beat ``t`` is due in the cycle of input beat ``t``; ``golden`` computes the
+    expectations (replaceable for mutation tests) and returns ``(codes, sat, r)``.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    n = x.shape[0]
+    flags = np.zeros(n, dtype=bool) if restarts is None else np.asarray(restarts, dtype=bool)
+    codes, sat, _ = golden(cfg, x, flags)
+    inputs = [pack(layouts["inp"], {"x": [int(v) for v in x[t]], "restart": int(flags[t])})
+              for t in range(n)]
+    outputs = [pack(layouts["out"], {"code": [int(v) for v in codes[t]],
+                                     "sat": [int(v) for v in sat[t]]}) for t in range(n)]
+    return Scenario(inputs={"inp": inputs}, outputs={"out": outputs},
+                    out_cycles={"out": list(range(n))}, vectors=int(x.size))
+
+
+def _scenario_for_cli(cfg, layouts, rng: np.random.Generator, vectors):
+    n = max(1, -(-vectors // cfg.lanes))
+    return scenario(cfg, layouts, stimulus(cfg, rng, n), rng.random(n) < 0.02)
+
+
+def _component(cfg):
+    from hw.sr_unit import SrUnit
+    return SrUnit(cfg)
+
+
+from .blocks import BlockSpec  # noqa: E402
+
+SPEC = BlockSpec(
+    name="sr_unit",
+    config=SrUnitConfig,
+    component=_component,
+    scenario=_scenario_for_cli,
+    summary="RLSRU random source + P SR_F stages on fixed-point inputs, saturated to INT8; "
+            "synthesized per reuse scheme by sim.rlsru_sweep",
+    demo_configs=({}, {"scheme": "per_lane"}),
+)
