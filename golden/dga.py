@@ -33,6 +33,10 @@ Variants (``DgaConfig.variant``) differ only in how ``G`` is chosen:
 
 Flags of one dot product: ``nan`` -- the result is NaN; ``ovf`` -- at least one of its additions
 (intra, inter or final) saturated to +-max.
+
+The plain **sequential accumulator** block ``fp_acc`` (:class:`FpAccConfig`,
+:class:`hw.fp_acc.FpAccumulator`: one adder, ``S = fp_add(S, v)``) is modelled by
+:func:`acc_seq` / :func:`fp_acc_block`; it is the baseline of the area comparison.
 """
 
 from __future__ import annotations
@@ -41,10 +45,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .minifloat import FpFormat, fp_add
+from .minifloat import MAN_BITS_MAX, FpFormat, fp_add
 from .params import BlockConfig, ConfigError, Param
 
-__all__ = ["DgaConfig", "DgaResult", "VARIANTS", "GROUP_SIZE_MAX", "dga_group_size",
+__all__ = ["DgaConfig", "FpAccConfig", "fp_acc_block", "DgaResult", "VARIANTS", "GROUP_SIZE_MAX", "dga_group_size",
            "accumulate", "exp_field", "acc_seq", "acc_group", "acc_dga", "acc_dga_exp", "dga_block"]
 
 VARIANTS = ("static", "dga", "dga_exp")
@@ -57,7 +61,8 @@ class DgaConfig(BlockConfig):
     BLOCK = "dga"
     PARAMS = (
         Param("exp_bits", int, 5, "exponent bits e of the FP(e, m) accumulator", lo=2, hi=8),
-        Param("man_bits", int, 6, "mantissa bits m of the FP(e, m) accumulator", lo=1, hi=12),
+        Param("man_bits", int, 6, "mantissa bits m of the FP(e, m) accumulator (up to 23: "
+              "FP32 E8M23)", lo=1, hi=MAN_BITS_MAX),
         Param("rounding", str, "rne", "rounding of every addition: to nearest even or toward "
               "zero", choices=("rne", "rtz")),
         Param("inf_nan", bool, True, "all-ones exponent is Inf/NaN (false: finite, saturating "
@@ -94,6 +99,42 @@ class DgaConfig(BlockConfig):
         """Cycles from the transfer of a dot product's ``last`` addend to its result's transfer
         (output always ready)."""
         return 2
+
+    def out_cycles(self, lengths) -> list:
+        """Cycle of each result when the input is always valid and the output always ready:
+        one addend per cycle, results ``latency`` cycles after each ``last`` addend."""
+        ends = np.cumsum(np.asarray(lengths, dtype=np.int64)) - 1
+        return [int(c) + self.latency for c in ends]
+
+
+class FpAccConfig(BlockConfig):
+    """Parameters of the sequential FP(e, m) accumulator ``fp_acc`` (defaults: FP12 E5M6, RNE).
+
+    One adder, ``S = fp_add(S, v)`` per addend (:func:`acc_seq`); the comparison baseline of the
+    DGA accumulator (FP12, FP16 = E5M10 and FP32 = E8M23 in ``docs/blocks/dga.md``).
+    """
+    BLOCK = "fp_acc"
+    PARAMS = (
+        Param("exp_bits", int, 5, "exponent bits e of the FP(e, m) accumulator", lo=2, hi=8),
+        Param("man_bits", int, 6, "mantissa bits m of the FP(e, m) accumulator (up to 23: "
+              "FP32 E8M23)", lo=1, hi=MAN_BITS_MAX),
+        Param("rounding", str, "rne", "rounding of every addition: to nearest even or toward "
+              "zero", choices=("rne", "rtz")),
+        Param("inf_nan", bool, True, "all-ones exponent is Inf/NaN (false: finite, saturating "
+              "no-Inf/NaN mode)"),
+    )
+    TAGS = {"exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf"}
+
+    @property
+    def fmt(self) -> FpFormat:
+        """The accumulator (and addend) format."""
+        return FpFormat(self.exp_bits, self.man_bits, self.inf_nan)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the transfer of a dot product's ``last`` addend to its result's transfer
+        (output always ready)."""
+        return 1
 
     def out_cycles(self, lengths) -> list:
         """Cycle of each result when the input is always valid and the output always ready:
@@ -242,3 +283,9 @@ def dga_block(cfg: DgaConfig, addends, group_size: int | None = None) -> DgaResu
     G = cfg.register_value(p.shape[-1]) if group_size is None else group_size
     T = cfg.threshold if cfg.variant == "dga_exp" else None
     return accumulate(cfg.fmt, p, G, cfg.rounding, T)
+
+
+def fp_acc_block(cfg: FpAccConfig, addends) -> "DgaResult":
+    """What the sequential accumulator ``fp_acc`` returns for dot products ``addends``
+    (``(N,)`` or ``(B, N)``): :func:`acc_seq`."""
+    return acc_seq(cfg.fmt, np.asarray(addends), cfg.rounding)

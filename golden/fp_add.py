@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .minifloat import FpFormat, FpResult, fp_add
+from .minifloat import MAN_BITS_MAX, FpFormat, FpResult, fp_add
 from .params import BlockConfig, Param
 
 __all__ = ["FpAddConfig", "fp_add_block"]
@@ -20,7 +20,8 @@ class FpAddConfig(BlockConfig):
     BLOCK = "fp_add"
     PARAMS = (
         Param("exp_bits", int, 5, "exponent bits e of FP(e, m)", lo=2, hi=8),
-        Param("man_bits", int, 6, "mantissa bits m of FP(e, m)", lo=1, hi=12),
+        Param("man_bits", int, 6, "mantissa bits m of FP(e, m) (1..12 FP formats, up to 23 for "
+              "FP32 E8M23)", lo=1, hi=MAN_BITS_MAX),
         Param("rounding", str, "rne", "rounding of every sum: to nearest even or toward zero",
               choices=("rne", "rtz")),
         Param("inf_nan", bool, True, "all-ones exponent is Inf/NaN (false: finite, saturating "

@@ -6,7 +6,7 @@ sweeps over all operand pairs of a 12-bit format (2**24 pairs) run in seconds. T
 
 Format ``FP(e, m)`` (:class:`FpFormat`)
 ---------------------------------------
-One sign bit, ``e`` exponent bits, ``m`` mantissa bits (``2 <= e <= 8``, ``1 <= m <= 12``),
+One sign bit, ``e`` exponent bits, ``m`` mantissa bits (``2 <= e <= 8``, ``1 <= m <= 23``),
 stored as ``sign << (e+m) | E << m | M``; bias ``2**(e-1) - 1``; exponent field ``E = 0`` holds
 zero and the subnormals ``M * 2**(1-bias-m)``; ``E >= 1`` holds ``(1 + M/2**m) * 2**(E-bias)``.
 
@@ -31,8 +31,16 @@ Policy (identical in golden model and hardware)
 * Signed zeros follow IEEE 754 for RNE and RTZ: an exact zero sum of nonzero operands is +0,
   ``(-0) + (-0) = -0``, ``(+0) + (-0) = +0``; a product's zero has the XOR of the signs.
 
+Range of ``m``: the issue's FP formats need ``m <= 12``; the range extends to ``m <= 23`` so that
+the same integer model also covers FP32 (E8M23) for the accumulator comparison. The arithmetic
+stays exact in ``int64``: the widest intermediate is the aligned sum of :func:`fp_add`,
+``< 2**(2m+5) = 2**51`` for ``m = 23``, below the ``2**53`` limit of :func:`_bit_length`
+(float64 ``frexp``); a product's significand is ``< 2**48``; every value of FP(e<=8, m<=23)
+is a float64 (53-bit significand, exponents down to ``2**-149``).
+
 Oracles (see ``tests/test_minifloat.py``): gfloat ``round_ndarray`` (Extended and Finite domains),
-gmpy2/MPFR contexts, apytypes ``APyFloatArray`` and NumPy ``float16`` for E5M10.
+gmpy2/MPFR contexts, apytypes ``APyFloatArray``, NumPy ``float16`` for E5M10 and NumPy
+``float32`` for E8M23.
 """
 
 from __future__ import annotations
@@ -43,11 +51,13 @@ import numpy as np
 
 from .params import ConfigError
 
-__all__ = ["FpFormat", "ROUNDING_MODES", "check_mode", "fp_round", "encode", "decode",
-           "fp_add", "fp_mul", "exact_product_format", "FpResult", "classify"]
+__all__ = ["FpFormat", "ROUNDING_MODES", "MAN_BITS_MAX", "check_mode", "fp_round", "encode",
+           "decode", "fp_add", "fp_mul", "exact_product_format", "FpResult", "classify"]
 
 #: the rounding modes every FP block accepts
 ROUNDING_MODES = ("rne", "rtz")
+#: largest mantissa width m (FP32 = E8M23); the integer arithmetic stays exact in int64 up to it
+MAN_BITS_MAX = 23
 
 
 def check_mode(mode, where="rounding"):
@@ -67,7 +77,7 @@ class FpFormat:
     e : int
         Exponent bits, 2..8.
     m : int
-        Mantissa (fraction) bits, 1..12.
+        Mantissa (fraction) bits, 1..23 (:data:`MAN_BITS_MAX`).
     inf_nan : bool
         ``True``: the all-ones exponent is reserved for Inf/NaN (IEEE-like); ``False``: it encodes
         finite values (saturating no-Inf/NaN mode).
@@ -77,7 +87,7 @@ class FpFormat:
     inf_nan: bool = True
 
     def __post_init__(self):
-        for name, v, lo, hi in (("e", self.e, 2, 8), ("m", self.m, 1, 12)):
+        for name, v, lo, hi in (("e", self.e, 2, 8), ("m", self.m, 1, MAN_BITS_MAX)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise ConfigError(f"FP format parameter {name}={v!r} is invalid: allowed values "
                                   f"are an integer in {lo}..{hi}.")
@@ -218,7 +228,7 @@ def classify(fmt: FpFormat, bits):
 
 
 def decode(fmt: FpFormat, bits) -> np.ndarray:
-    """Values of bit patterns as float64 (exact: every FP(e<=8, m<=12) value fits a double)."""
+    """Values of bit patterns as float64 (exact: every FP(e<=8, m<=23) value fits a double)."""
     c = classify(fmt, bits)
     v = np.ldexp(c["sig"].astype(np.float64), c["q"].astype(np.int64))
     v = np.where(c["inf"], np.inf, v)
@@ -341,7 +351,8 @@ def exact_product_format(fa: FpFormat, fb: FpFormat) -> FpFormat:
     ``fa.m + fb.m + 2`` bits) and ``e`` is the smallest exponent width whose subnormal quantum
     ``2**(emin - m)`` divides the smallest product ``fa.min_subnormal * fb.min_subnormal`` and
     whose ``emax >= fa.emax + fb.emax + 1``; the Inf/NaN mode is the operands' (which must agree).
-    Examples: E4M3 x E4M3 -> E5M7, E4M3 x E5M2 -> E6M6 (``inf_nan=True``).
+    Examples: E4M3 x E4M3 -> E5M7, E4M3 x E5M2 -> E6M6 (``inf_nan=True``). The search stays
+    within ``m <= 12`` (the FP multiplier's product formats), not :data:`MAN_BITS_MAX`.
     """
     if fa.inf_nan != fb.inf_nan:
         raise ConfigError(f"operand formats {fa.name} and {fb.name} disagree on inf_nan: both "

@@ -11,22 +11,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.dga import GROUP_SIZE_MAX, DgaConfig
-from golden.fp_add import FpAddConfig
-from .fp_add import FpAdd
+from .fp_add import fp_add_datapath
 
 __all__ = ["DgaAccumulator"]
-
-
-def _adder_datapath(cfg: DgaConfig, m: Module, a, b):
-    """Combinational FP(e, m) adder (the :class:`FpAdd` datapath) in module ``m``.
-
-    Returns ``(bits, nan, ovf)`` of ``a + b``, exactly :func:`golden.minifloat.fp_add`.
-    """
-    unit = FpAdd(FpAddConfig(exp_bits=cfg.exp_bits, man_bits=cfg.man_bits,
-                             rounding=cfg.rounding, inf_nan=cfg.inf_nan))
-    unit._MustUse__used = True          # only its datapath methods are used, never elaborated
-    s1 = unit._stage1(m, a, b)
-    return unit._stage2(m, s1)
 
 
 class DgaAccumulator(wiring.Component):
@@ -147,8 +134,8 @@ class DgaAccumulator(wiring.Component):
         m.submodules.inter = inter = Module()
         a_op = Signal(w, name="intra_a")
         m.d.comb += a_op.eq(Mux(close | first, 0, A))
-        i_bits, i_nan, i_ovf = _adder_datapath(cfg, intra, a_op, v)
-        s_bits, s_nan, s_ovf = _adder_datapath(cfg, inter, S, A)
+        i_bits, i_nan, i_ovf = fp_add_datapath(cfg, intra, a_op, v)
+        s_bits, s_nan, s_ovf = fp_add_datapath(cfg, inter, S, A)
 
         with m.If(flush):
             m.d.sync += [

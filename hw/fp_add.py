@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.fp_add import FpAddConfig
 
-__all__ = ["FpAdd", "pipeline_control", "leading_zeros"]
+__all__ = ["FpAdd", "fp_add_datapath", "pipeline_control", "leading_zeros"]
 
 
 def pipeline_control(m, inp, out, stages):
@@ -223,3 +223,26 @@ class FpAdd(wiring.Component):
             with m.If(self.out.payload.ovf):
                 m.d.sync += self.overflow.eq(1)
         return m
+
+
+def fp_add_datapath(cfg, m, a, b):
+    """Combinational FP(e, m) adder (the :class:`FpAdd` datapath, stage 1 + stage 2) in ``m``.
+
+    Parameters
+    ----------
+    cfg : config with ``exp_bits``, ``man_bits``, ``rounding`` and ``inf_nan``
+        E.g. :class:`golden.dga.DgaConfig` or :class:`golden.dga.FpAccConfig`.
+    m : amaranth.hdl.Module
+        The module that receives the combinational logic.
+    a, b : Value
+        Operand bit patterns (``1 + e + m`` bits).
+
+    Returns
+    -------
+    ``(bits, nan, ovf)`` of ``a + b``, exactly :func:`golden.minifloat.fp_add`. The accumulators
+    (:mod:`hw.dga`, :mod:`hw.fp_acc`) use this so there is one adder implementation.
+    """
+    unit = FpAdd(FpAddConfig(exp_bits=cfg.exp_bits, man_bits=cfg.man_bits,
+                             rounding=cfg.rounding, inf_nan=cfg.inf_nan))
+    unit._MustUse__used = True          # only its datapath methods are used, never elaborated
+    return unit._stage2(m, unit._stage1(m, a, b))

@@ -10,7 +10,8 @@ from golden.params import ConfigError
 from .fp_add import pack_columns, special_operands
 from .transactors import Scenario
 
-__all__ = ["random_dot", "scenario_from_dots", "scenario", "SPEC"]
+__all__ = ["random_dot", "scenario_from_dots", "scenario", "ACCUMULATORS", "measure_accumulators",
+           "bench", "SPEC"]
 
 
 def random_dot(fmt: FpFormat, n: int, rng: np.random.Generator, kind: int | None = None):
@@ -91,6 +92,66 @@ def scenario(cfg: DgaConfig, layouts, rng: np.random.Generator, vectors: int,
         lengths = [1] + [int(x) for x in rng.integers(1, nmax + 1, vectors - 1)]
     dots = [random_dot(cfg.fmt, n, rng) for n in lengths]
     return scenario_from_dots(cfg, layouts, dots)
+
+
+#: the accumulators of the area comparison: (row key, block, parameters, description)
+ACCUMULATORS = (
+    ("dga_fp12", "dga", {}, "DGA FP12 E5M6 (variant dga; static/dga_exp share the datapath)"),
+    ("seq_fp12", "fp_acc", {}, "sequential FP12 E5M6"),
+    ("seq_fp16", "fp_acc", {"exp_bits": 5, "man_bits": 10}, "sequential FP16 E5M10"),
+    ("seq_fp32", "fp_acc", {"exp_bits": 8, "man_bits": 23}, "sequential FP32 E8M23"),
+    ("dga_fp32", "dga", {"exp_bits": 8, "man_bits": 23}, "DGA FP32 E8M23 (same datapath, "
+     "for scale)"),
+    ("int32", "int_acc", {}, "INT32, 16-bit addends (INT8 x INT8 products)"),
+    ("int32_in32", "int_acc", {"in_bits": 32}, "INT32, 32-bit addends"),
+)
+
+
+def measure_accumulators(workdir, fmax=True, say=print) -> dict:
+    """Synthesize every accumulator of :data:`ACCUMULATORS` with Yosys (iCE40, plus nextpnr Fmax
+    on hx8k when ``fmax``; and the generic gate library).
+
+    Returns
+    -------
+    dict
+        ``rows``: per key ``{block, module, config, description, lut, ff, carry, ice40_cells,
+        generic_cells, fmax_mhz}``; ``lut_saving_dga_fp12_vs_seq_fp32`` (``1 - LUT ratio``),
+        ``goal`` and ``goal_met`` (at least 50 % fewer LUTs).
+    """
+    from hw.synth import synthesize
+    from .blocks import get_block
+    rows = {}
+    for key, block, params, desc in ACCUMULATORS:
+        spec = get_block(block)
+        cfg = spec.config(**params)
+        comp = spec.component(cfg)
+        say(f"  {key}: {cfg.module_name} ...")
+        ice = synthesize(cfg, comp, target="ice40", workdir=workdir, fmax=fmax)
+        gen = synthesize(cfg, spec.component(cfg), target="generic", workdir=workdir)
+        rows[key] = {"block": block, "module": cfg.module_name, "config": cfg.to_dict(),
+                     "description": desc, "lut": ice["lut"], "ff": ice["ff"],
+                     "carry": ice["carry"], "ice40_cells": ice["cells"],
+                     "generic_cells": gen["cells"], "fmax_mhz": ice.get("fmax_mhz")}
+        r = rows[key]
+        say(f"    iCE40 {r['lut']} LUT {r['ff']} FF {r['carry']} carry {r['ice40_cells']} cells, "
+            f"Fmax {r['fmax_mhz']} MHz; generic {r['generic_cells']} cells")
+    saving = 1 - rows["dga_fp12"]["lut"] / rows["seq_fp32"]["lut"]
+    lut = {k: r["lut"] for k, r in rows.items()}
+    return {"rows": rows, "lut_saving_dga_fp12_vs_seq_fp32": round(saving, 4),
+            "lut_saving_dga_fp12_vs_dga_fp32": round(1 - lut["dga_fp12"] / lut["dga_fp32"], 4),
+            "lut_saving_seq_fp12_vs_seq_fp32": round(1 - lut["seq_fp12"] / lut["seq_fp32"], 4),
+            "goal": "DGA FP12 uses >= 50 % fewer iCE40 LUTs than the FP32 accumulator",
+            "goal_met": bool(saving >= 0.5)}
+
+
+def bench(report):
+    """``make bench`` section ``dga``: the accumulator area/Fmax comparison
+    (:func:`measure_accumulators`, iCE40 hx8k + generic, cached in ``.cache/synth``)."""
+    from .toolchain import REPO
+    res = measure_accumulators(REPO / ".cache" / "synth")
+    report.setdefault("dga", {})["accumulators"] = res
+    print(f"  DGA FP12 vs FP32 LUT saving {100 * res['lut_saving_dga_fp12_vs_seq_fp32']:.1f} % "
+          f"(goal >= 50 %: {'met' if res['goal_met'] else 'not met'})", flush=True)
 
 
 def _component(cfg):

@@ -28,8 +28,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable
                          "integer in 1..4096."),
     (dict(variant="dynamic"), "dga parameter variant='dynamic' is invalid: allowed values are "
                               "one of static, dga, dga_exp."),
-    (dict(man_bits=13), "dga parameter man_bits=13 is out of range: allowed values are an "
-                        "integer in 1..12."),
+    (dict(man_bits=24), "dga parameter man_bits=24 is out of range: allowed values are an "
+                        "integer in 1..23."),
     (dict(threshold=-1), "dga parameter threshold=-1 is out of range: allowed values are an "
                          "integer in 0..255."),
     (dict(gmax=2), "dga parameter gmax=2 is out of range: allowed values are an integer in "

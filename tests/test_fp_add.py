@@ -28,6 +28,7 @@ CONFIGS = [
     dict(exp_bits=5, man_bits=10),                     # binary16
     dict(exp_bits=8, man_bits=12, pipelined=True),
     dict(exp_bits=2, man_bits=1),
+    dict(exp_bits=8, man_bits=23),                     # binary32 (man_bits extended to 23)
 ]
 
 
@@ -78,6 +79,25 @@ def test_e5m10_hardware_vs_float16():
     assert res.ok, res.mismatches[:5]
 
 
+def test_e8m23_hardware_vs_float32():
+    """The E8M23 adder's output bits equal NumPy float32 addition (RNE), with our saturation
+    policy mapped in: a float32 Inf from finite operands is +-max here, with ``ovf``."""
+    cfg = FpAddConfig(exp_bits=8, man_bits=23)
+    dut = FpAdd(cfg)
+    a, b = random_operands(cfg.fmt, 1500, np.random.default_rng(32))
+    fa, fb = a.astype(np.uint32).view(np.float32), b.astype(np.uint32).view(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = fa + fb
+    sat = np.isfinite(fa) & np.isfinite(fb) & np.isinf(h)
+    h = np.where(sat, np.copysign(np.float32(cfg.fmt.max_value), h), h)
+    ref = np.where(np.isnan(h), cfg.fmt.nan_code, h.view(np.uint32).astype(np.int64))
+    sc = scenario_from_operands(cfg, layouts_of(dut), a, b)
+    assert [w & 0xFFFFFFFF for w in sc.outputs["out"]] == ref.tolist()
+    assert [(w >> 33) & 1 for w in sc.outputs["out"]] == sat.astype(int).tolist()
+    res = run_amaranth(dut, sc, seed=4)
+    assert res.ok, res.mismatches[:5]
+
+
 def test_interface_latency_and_verilog():
     from hw.emit import sidecar, to_verilog
     from sim.toolchain import setup_env
@@ -98,7 +118,8 @@ def test_interface_latency_and_verilog():
 
 @pytest.mark.parametrize("bad, msg", [
     (dict(exp_bits=1), "fp_add parameter exp_bits=1 is out of range: allowed values are an integer in 2..8."),
-    (dict(man_bits=0), "fp_add parameter man_bits=0 is out of range: allowed values are an integer in 1..12."),
+    (dict(man_bits=0), "fp_add parameter man_bits=0 is out of range: allowed values are an integer in 1..23."),
+    (dict(man_bits=24), "fp_add parameter man_bits=24 is out of range: allowed values are an integer in 1..23."),
     (dict(rounding="rnd"), "fp_add parameter rounding='rnd' is invalid: allowed values are one of rne, rtz."),
     (dict(width=12), "fp_add has no parameter 'width': known parameters are exp_bits, man_bits, rounding, inf_nan, pipelined."),
 ])
@@ -155,3 +176,45 @@ def test_verilator_200k_pairs(tmp_path):
 def test_verilator_1m_pairs(tmp_path):
     """10**6 pairs of FP12 E5M6 on Verilator (75-92 s measured, build included)."""
     _verilator_sample(tmp_path, 1_000_000)
+
+
+# --- enumerated pairs through the emitted Verilog (self-checking wrapper on Verilator) ----------
+
+@pytest.mark.cocotb
+def test_verilator_enumerated_64k_pairs(tmp_path):
+    """2**16 pairs (every 257th pair index, so every ``a`` and a spread of ``b``) on the same
+    Verilator enumerator as the exhaustive check; then the mutation: expectations from an RTZ
+    adder must disagree with the RNE hardware."""
+    from sim.fp_add import run_enumerated
+    from sim.toolchain import have_simulator
+    if not have_simulator("verilator"):
+        pytest.skip("verilator is not installed")
+    cfg = FpAddConfig()
+    t0 = time.perf_counter()
+    r = run_enumerated(cfg, count=1 << 16, stride=257, workdir=tmp_path)
+    assert r["mismatches"] == 0, r["examples"]
+    assert r["checked"] == 1 << 16 and r["timing_ok"] and r["flags_ok"]
+    bad = run_enumerated(cfg, count=1 << 16, stride=257, workdir=tmp_path,
+                         expect_cfg=FpAddConfig(rounding="rtz"))
+    assert bad["mismatches"] > 1000
+    print(f"enumerated 2**16 pairs: {time.perf_counter() - t0:.1f} s ({r})")
+
+
+EXHAUSTIVE = [dict(), dict(rounding="rtz"), dict(inf_nan=False), dict(pipelined=True)]
+
+
+@pytest.mark.cocotb
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", EXHAUSTIVE, ids=_id)
+def test_verilator_exhaustive_fp12(tmp_path, kw):
+    """Every one of the 2**24 FP12 E5M6 operand pairs through the emitted Verilog on Verilator,
+    each result (bits, nan, ovf) equal to the golden model, one result per cycle."""
+    from sim.fp_add import run_enumerated
+    from sim.toolchain import have_simulator
+    if not have_simulator("verilator"):
+        pytest.skip("verilator is not installed")
+    t0 = time.perf_counter()
+    r = run_enumerated(FpAddConfig(**kw), workdir=tmp_path)
+    assert r["mismatches"] == 0, r["examples"]
+    assert r["checked"] == 1 << 24 and r["timing_ok"] and r["flags_ok"]
+    print(f"exhaustive E5M6 {kw}: {time.perf_counter() - t0:.1f} s ({r})")
