@@ -12,6 +12,7 @@ from golden.params import ConfigError
 from hw.fp_add import FpAdd
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.fp_add import random_operands, scenario, scenario_from_operands, special_operands
+from .conftest import require
 
 # components built only to check a constructor error or the registry are never elaborated
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
@@ -186,9 +187,7 @@ def test_verilator_enumerated_64k_pairs(tmp_path):
     Verilator enumerator as the exhaustive check; then the mutation: expectations from an RTZ
     adder must disagree with the RNE hardware."""
     from sim.fp_add import run_enumerated
-    from sim.toolchain import have_simulator
-    if not have_simulator("verilator"):
-        pytest.skip("verilator is not installed")
+    require("verilator")
     cfg = FpAddConfig()
     t0 = time.perf_counter()
     r = run_enumerated(cfg, count=1 << 16, stride=257, workdir=tmp_path)
@@ -210,9 +209,7 @@ def test_verilator_exhaustive_fp12(tmp_path, kw):
     """Every one of the 2**24 FP12 E5M6 operand pairs through the emitted Verilog on Verilator,
     each result (bits, nan, ovf) equal to the golden model, one result per cycle."""
     from sim.fp_add import run_enumerated
-    from sim.toolchain import have_simulator
-    if not have_simulator("verilator"):
-        pytest.skip("verilator is not installed")
+    require("verilator")
     t0 = time.perf_counter()
     r = run_enumerated(FpAddConfig(**kw), workdir=tmp_path)
     assert r["mismatches"] == 0, r["examples"]
