@@ -167,7 +167,7 @@ def _verilator_sample(tmp_path, n):
 
 
 @pytest.mark.cocotb
-def test_verilator_200k_pairs(tmp_path):
+def test_verilator_50k_pairs(tmp_path):
     """5*10**4 pairs of FP12 E5M6 through cocotb (the 2**20-pair sample runs on the enumerator below)."""
     _verilator_sample(tmp_path, 50_000)
 
