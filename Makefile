@@ -10,13 +10,14 @@ export AMARANTH_USE_YOSYS := builtin
 export YOWASP_CACHE_DIR   := $(CURDIR)/.cache/yowasp
 export XDG_CACHE_HOME     := $(CURDIR)/.cache
 
-.PHONY: setup demo test test-all verify-exhaustive bench clean distclean help
+.PHONY: setup demo test test-all verify-exhaustive bench studies clean distclean help
 
 help:
 	@echo "make demo               generate Verilog, simulate and synthesize every block (defaults)"
 	@echo "make test               the whole suite (exhaustive sweeps excluded: see verify-exhaustive)"
 	@echo "make verify-exhaustive  the slow exhaustive / long sweeps (marker 'slow')"
 	@echo "make bench              benchmarks -> bench/results.json"
+	@echo "make studies            paper-claim studies: ARC, DGA error, RLSRU sweep -> bench/*.json, docs/img"
 	@echo "make setup              .venv from pyproject.toml + Icarus Verilog via apt-get"
 
 setup: $(VENV)/.installed .cache/.iverilog
@@ -54,6 +55,11 @@ test-all: setup
 
 bench: setup
 	$(PY) -m sim.bench
+
+studies: setup
+	$(PY) -m sim.dga_study
+	$(PY) -m sim.rlsru_sweep
+	$(PY) -m sim.arc_study
 
 clean:
 	rm -rf build sim_build .pytest_cache
