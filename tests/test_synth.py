@@ -17,9 +17,10 @@ from hw.emit import to_verilog  # noqa: E402
 from hw.mac_array import MacArray  # noqa: E402
 from hw.synth import harness_verilog, netlist, synthesize, verilog_ports  # noqa: E402
 
+from .conftest import require  # noqa: E402
+
 pytestmark = pytest.mark.synth
 
-needs_icarus = pytest.mark.usefixtures()   # `make setup` installs Icarus; a missing one fails loudly
 
 CFG = MacArrayConfig(rows=2, cols=2)
 # 2 x 2 PEs, each with a 32-bit accumulator and a 32-bit shadow register
@@ -71,10 +72,10 @@ def test_counts_ice40_and_generic(tmp_path, cache):
         {k: r[k] for k in ("lut", "ff", "carry", "cells_by_type")}
 
 
-@needs_icarus
 @pytest.mark.parametrize("target", ["ice40", "ice40-dsp", "generic"])
 def test_netlist_resimulation_matches_golden(tmp_path, cache, target):
     from sim.runner import run_cocotb
+    require("iverilog")
     comp = MacArray(CFG)
     sources = netlist(CFG, comp, workdir=tmp_path / "synth", target=target, cache=cache)
     assert all(p.exists() for p in sources)
@@ -87,12 +88,12 @@ def test_netlist_resimulation_matches_golden(tmp_path, cache, target):
         assert r["cached"] and r["dsp"] >= 1
 
 
-@needs_icarus
 @pytest.mark.parametrize("change", [{"acc_width": 17}, {"pipelined": True}],
                          ids=["acc_width17", "pipelined"])
 def test_mutant_netlist_is_caught(tmp_path, cache, change):
     """A netlist of another configuration, run against the 32-bit golden, must mismatch."""
     from sim.runner import run_cocotb
+    require("iverilog")
     comp = MacArray(CFG)
     mutant = to_verilog(MacArray(CFG.replace(**change)), CFG.module_name)
     sources = netlist(CFG, comp, workdir=tmp_path / "synth", target="generic", verilog=mutant,
