@@ -200,6 +200,10 @@ def main(argv=None):
     except ConfigError as e:
         print(f"lobit: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:              # output piped into `head` and closed early
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
