@@ -12,6 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.arc import ARC_FRAC_BITS, ArcQuantizerConfig
+from .block import BlockComponent
 from .fp32 import Fp32Mul
 from .quantizer import RoundLane
 
@@ -53,7 +54,7 @@ class ClipLane(wiring.Component):
         return m
 
 
-class ArcQuantizer(wiring.Component):
+class ArcQuantizer(BlockComponent):
     """``lanes`` ARC lanes: FP32 stream in, clipped RTZ (or RNE) INT8 codes out.
 
     Parameters
@@ -85,9 +86,13 @@ class ArcQuantizer(wiring.Component):
     cycle; the pipeline advances when ``en = ~out.valid | out.ready`` and ``inp.ready = en``.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else ArcQuantizerConfig(**kwargs)
-        c = self._cfg
+    CONFIG = ArcQuantizerConfig
+    THROUGHPUT = "1 beat per cycle"
+    FORMULA = ("input beat i transferred in cycle T_i leaves in cycle T_i + latency; "
+               "latency = 1 (+1 pipelined); back-to-back beats: output i at cycle "
+               "i + latency; cycle 0 = first input transfer")
+
+    def _members(self, c):
         out_layout = data.StructLayout({
             "code": data.ArrayLayout(signed(8), c.lanes),
             "nan": data.ArrayLayout(unsigned(1), c.lanes),
@@ -105,26 +110,7 @@ class ArcQuantizer(wiring.Component):
         }
         if c.adaptive:
             members["rne"] = In(1)
-        super().__init__(members)
-
-    @property
-    def cfg(self):
-        return self._cfg
-
-    @property
-    def latency(self):
-        """Cycles from an input transfer to its output transfer."""
-        return self._cfg.latency
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": self.latency,
-            "throughput": "1 beat per cycle",
-            "formula": ("input beat i transferred in cycle T_i leaves in cycle T_i + latency; "
-                        "latency = 1 (+1 pipelined); back-to-back beats: output i at cycle "
-                        "i + latency; cycle 0 = first input transfer"),
-        }
+        return members
 
     def elaborate(self, platform):
         m = Module()

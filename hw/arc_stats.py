@@ -7,10 +7,12 @@ functions :func:`golden.arc.host_thresholds` and :func:`golden.arc.arc_scale`.
 """
 
 from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.arc import ArcStatsConfig
+
+from .block import BlockComponent
 
 __all__ = ["ArcStats", "stats_out_layout"]
 
@@ -49,7 +51,7 @@ def _sat_add(acc, inc, width):
     return Mux(over, (1 << width) - 1, full), over
 
 
-class ArcStats(wiring.Component):
+class ArcStats(BlockComponent):
     """Two-pass statistics of an FP32 tensor stream.
 
     Parameters
@@ -86,40 +88,25 @@ class ArcStats(wiring.Component):
     advances when ``en = ~out.valid | out.ready``; ``inp.ready = en``.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else ArcStatsConfig(**kwargs)
-        c = self._cfg
+    CONFIG = ArcStatsConfig
+    THROUGHPUT = "1 input beat per cycle"
+    FORMULA = ("the result of a tensor whose last beat is transferred in cycle T is "
+               "transferred in cycle T + 2 (output ready); input always valid: a "
+               "tensor of B beats starting in cycle 0 gives its result in cycle B + 1")
+
+    def _members(self, c):
         in_layout = data.StructLayout({
             "data": data.ArrayLayout(unsigned(32), c.lanes),
             "keep": data.ArrayLayout(unsigned(1), c.lanes),
             "pass2": unsigned(1),
             "last": unsigned(1),
         })
-        super().__init__({
+        return {
             "inp": In(stream.Signature(in_layout)),
             "out": Out(stream.Signature(stats_out_layout(c))),
             "ebase": In(8),
             "lo": In(32),
             "hi": In(32),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
-
-    @property
-    def latency(self):
-        """Cycles from the ``last`` beat's transfer to the result beat's transfer."""
-        return self._cfg.latency
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": self.latency,
-            "throughput": "1 input beat per cycle",
-            "formula": ("the result of a tensor whose last beat is transferred in cycle T is "
-                        "transferred in cycle T + 2 (output ready); input always valid: a "
-                        "tensor of B beats starting in cycle 0 gives its result in cycle B + 1"),
         }
 
     def elaborate(self, platform):

@@ -7,16 +7,17 @@ verified FP adder. See ``docs/blocks/dga.md``.
 """
 
 from amaranth import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.dga import GROUP_SIZE_MAX, DgaConfig
+from .block import BlockComponent
 from .fp_add import fp_add_datapath
 
 __all__ = ["DgaAccumulator"]
 
 
-class DgaAccumulator(wiring.Component):
+class DgaAccumulator(BlockComponent):
     """FP(e, m) dot-product accumulator with static, DGA or DGA-exp grouping.
 
     Parameters
@@ -59,34 +60,20 @@ class DgaAccumulator(wiring.Component):
     ``exp_close`` (variant ``dga_exp``) is ``A != 0 & v != 0 & max(E_A, 1) - max(E_v, 1) > T``.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else DgaConfig(**kwargs)
-        w = self._cfg.fmt.width
-        super().__init__({
+    CONFIG = DgaConfig
+    THROUGHPUT = 1
+    FORMULA = ("one addend per cycle, dot products back to back; the result of a dot "
+               "product whose last addend is transferred in cycle T is transferred in "
+               "cycle T + 2; input always valid, output always ready")
+
+    def _members(self, c):
+        w = c.fmt.width
+        return {
             "inp": In(stream.Signature(data.StructLayout({"data": w, "last": 1}))),
             "group_size": In(range(2 * GROUP_SIZE_MAX)),
             "out": Out(stream.Signature(data.StructLayout({"bits": w, "nan": 1, "ovf": 1}))),
             "nan_seen": Out(1),
             "overflow": Out(1),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
-
-    @property
-    def latency(self):
-        """Cycles from the ``last`` addend's transfer to the result's (output always ready)."""
-        return self._cfg.latency
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": self.latency,
-            "throughput": 1,
-            "formula": ("one addend per cycle, dot products back to back; the result of a dot "
-                        "product whose last addend is transferred in cycle T is transferred in "
-                        "cycle T + 2; input always valid, output always ready"),
         }
 
     def elaborate(self, platform):

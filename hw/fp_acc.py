@@ -8,16 +8,17 @@ the FP12 DGA accumulator).
 """
 
 from amaranth import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.dga import FpAccConfig
+from .block import BlockComponent
 from .fp_add import fp_add_datapath
 
 __all__ = ["FpAccumulator"]
 
 
-class FpAccumulator(wiring.Component):
+class FpAccumulator(BlockComponent):
     """Sequential FP(e, m) accumulator of dot products.
 
     Parameters
@@ -51,33 +52,19 @@ class FpAccumulator(wiring.Component):
     recurrence ``S -> multiplexer -> FP adder -> S``.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else FpAccConfig(**kwargs)
-        w = self._cfg.fmt.width
-        super().__init__({
+    CONFIG = FpAccConfig
+    THROUGHPUT = 1
+    FORMULA = ("one addend per cycle, dot products back to back; the result of a dot "
+               "product whose last addend is transferred in cycle T is transferred in "
+               "cycle T + 1; input always valid, output always ready")
+
+    def _members(self, c):
+        w = c.fmt.width
+        return {
             "inp": In(stream.Signature(data.StructLayout({"data": w, "last": 1}))),
             "out": Out(stream.Signature(data.StructLayout({"bits": w, "nan": 1, "ovf": 1}))),
             "nan_seen": Out(1),
             "overflow": Out(1),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
-
-    @property
-    def latency(self):
-        """Cycles from the ``last`` addend's transfer to the result's (output always ready)."""
-        return self._cfg.latency
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": self.latency,
-            "throughput": 1,
-            "formula": ("one addend per cycle, dot products back to back; the result of a dot "
-                        "product whose last addend is transferred in cycle T is transferred in "
-                        "cycle T + 1; input always valid, output always ready"),
         }
 
     def elaborate(self, platform):

@@ -6,10 +6,12 @@ flags, one result per input beat, in order. See ``docs/blocks/fp_add.md``.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.fp_add import FpAddConfig
+
+from .block import BlockComponent
 
 __all__ = ["FpAdd", "fp_add_datapath", "pipeline_control", "leading_zeros"]
 
@@ -44,7 +46,7 @@ def leading_zeros(m, value, width, name):
     return lz
 
 
-class FpAdd(wiring.Component):
+class FpAdd(BlockComponent):
     """Adder of two FP(e, m) bit patterns with one rounding (RNE or RTZ).
 
     Parameters
@@ -79,33 +81,19 @@ class FpAdd(wiring.Component):
     magnitude above the largest finite code saturates.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else FpAddConfig(**kwargs)
-        w = self._cfg.fmt.width
-        super().__init__({
+    CONFIG = FpAddConfig
+    THROUGHPUT = 1
+    FORMULA = ("result of the input transferred in cycle T is transferred in cycle "
+               "T + latency; latency = 1 (+1 pipelined); one result per cycle; input "
+               "always valid, output always ready")
+
+    def _members(self, c):
+        w = c.fmt.width
+        return {
             "inp": In(stream.Signature(data.StructLayout({"a": w, "b": w}))),
             "out": Out(stream.Signature(data.StructLayout({"bits": w, "nan": 1, "ovf": 1}))),
             "nan_seen": Out(1),
             "overflow": Out(1),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
-
-    @property
-    def latency(self):
-        """Cycles from an input transfer to the transfer of its result (output always ready)."""
-        return self._cfg.latency
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": self.latency,
-            "throughput": 1,
-            "formula": ("result of the input transferred in cycle T is transferred in cycle "
-                        "T + latency; latency = 1 (+1 pipelined); one result per cycle; input "
-                        "always valid, output always ready"),
         }
 
     # --- stage 1: unpack, order, align, add ---------------------------------------------------

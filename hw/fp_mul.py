@@ -6,16 +6,17 @@ ever needed. See ``docs/blocks/fp_mul.md``.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.fp_mul import FpMulConfig
+from .block import BlockComponent
 from .fp_add import leading_zeros, pipeline_control
 
 __all__ = ["FpMul"]
 
 
-class FpMul(wiring.Component):
+class FpMul(BlockComponent):
     """Exact multiplier of an FP(a_exp, a_man) and an FP(b_exp, b_man) bit pattern.
 
     Parameters
@@ -47,37 +48,25 @@ class FpMul(wiring.Component):
     of a normal product, and a product with ``L < m_out`` is the subnormal ``P << z``.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else FpMulConfig(**kwargs)
-        c = self._cfg
-        super().__init__({
+    CONFIG = FpMulConfig
+    THROUGHPUT = 1
+    FORMULA = ("product of the input transferred in cycle T is transferred in cycle "
+               "T + latency; latency = 1 (+1 pipelined); one product per cycle")
+
+    def _members(self, c):
+        return {
             "inp": In(stream.Signature(data.StructLayout({"a": c.fmt_a.width,
                                                           "b": c.fmt_b.width}))),
             "out": Out(stream.Signature(data.StructLayout({"bits": c.fmt_out.width,
                                                            "nan": 1}))),
             "nan_seen": Out(1),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
-
-    @property
-    def latency(self):
-        """Cycles from an input transfer to the transfer of its product (output always ready)."""
-        return self._cfg.latency
-
-    def timing_info(self):
-        """Latency, product format and cycle formula, as written to the JSON sidecar."""
-        fo = self._cfg.fmt_out
-        return {
-            "latency": self.latency,
-            "throughput": 1,
-            "product_format": {"exp_bits": fo.e, "man_bits": fo.m, "bias": fo.bias,
-                               "inf_nan": fo.inf_nan},
-            "formula": ("product of the input transferred in cycle T is transferred in cycle "
-                        "T + latency; latency = 1 (+1 pipelined); one product per cycle"),
         }
+
+    def _timing_extra(self):
+        """The product format, as written to the JSON sidecar."""
+        fo = self._cfg.fmt_out
+        return {"product_format": {"exp_bits": fo.e, "man_bits": fo.m, "bias": fo.bias,
+                                   "inf_nan": fo.inf_nan}}
 
     def _stage1(self, m, a, b):
         c = self._cfg

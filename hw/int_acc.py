@@ -5,15 +5,17 @@ overflow flag); the INT32 baseline of the accumulator comparison in ``docs/block
 """
 
 from amaranth import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.int_acc import IntAccConfig
 
+from .block import BlockComponent
+
 __all__ = ["IntAccumulator"]
 
 
-class IntAccumulator(wiring.Component):
+class IntAccumulator(BlockComponent):
     """``acc_bits``-bit two's-complement accumulator of ``in_bits``-bit addends.
 
     Parameters
@@ -37,32 +39,17 @@ class IntAccumulator(wiring.Component):
     ``inp.ready = ~out.valid | out.ready``.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else IntAccConfig(**kwargs)
-        c = self._cfg
-        super().__init__({
+    CONFIG = IntAccConfig
+    THROUGHPUT = 1
+    FORMULA = ("one addend per cycle, dot products back to back; the result of a dot "
+               "product whose last addend is transferred in cycle T is transferred in "
+               "cycle T + 1; input always valid, output always ready")
+
+    def _members(self, c):
+        return {
             "inp": In(stream.Signature(data.StructLayout({"data": c.in_bits, "last": 1}))),
             "out": Out(stream.Signature(data.StructLayout({"bits": c.acc_bits, "ovf": 1}))),
             "overflow": Out(1),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
-
-    @property
-    def latency(self):
-        """Cycles from the ``last`` addend's transfer to the result's (output always ready)."""
-        return self._cfg.latency
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": self.latency,
-            "throughput": 1,
-            "formula": ("one addend per cycle, dot products back to back; the result of a dot "
-                        "product whose last addend is transferred in cycle T is transferred in "
-                        "cycle T + 1; input always valid, output always ready"),
         }
 
     def elaborate(self, platform):

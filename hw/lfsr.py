@@ -8,10 +8,12 @@ from functools import reduce
 from operator import xor
 
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.lfsr import LfsrConfig, leap_matrix, step
+
+from .block import BlockComponent
 
 __all__ = ["Lfsr", "gf2_matvec"]
 
@@ -38,7 +40,7 @@ def gf2_matvec(rows, value):
     return Cat(*bits)
 
 
-class Lfsr(wiring.Component):
+class Lfsr(BlockComponent):
     """LFSR random source with ``steps_per_cycle`` leap-forward steps per output beat.
 
     The source is *pulled*: every beat of ``inp`` (a request) produces exactly one beat of
@@ -76,21 +78,20 @@ class Lfsr(wiring.Component):
     ``inp`` always valid and ``out`` always ready, beat ``t`` is transferred in cycle ``t``.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else LfsrConfig(**kwargs)
-        c = self._cfg
+    CONFIG = LfsrConfig
+    FORMULA = ("out.valid = inp.valid, inp.ready = out.ready; the output beat of "
+               "request t is transferred in the same cycle as the request; beat t "
+               "carries s_{t*k+1..t*k+k}; the state advances only on a transfer")
+
+    def _members(self, c):
         if c.steps_per_cycle == 1:
             shape = unsigned(c.width)
         else:
             shape = data.ArrayLayout(unsigned(c.width), c.steps_per_cycle)
-        super().__init__({
+        return {
             "inp": In(stream.Signature(data.StructLayout({"restart": 1}))),
             "out": Out(stream.Signature(shape)),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     @property
     def width(self):
@@ -113,15 +114,6 @@ class Lfsr(wiring.Component):
     def latency(self):
         """Cycles from a request's transfer to its output beat's transfer (0: same cycle)."""
         return 0
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": 0,
-            "formula": ("out.valid = inp.valid, inp.ready = out.ready; the output beat of "
-                        "request t is transferred in the same cycle as the request; beat t "
-                        "carries s_{t*k+1..t*k+k}; the state advances only on a transfer"),
-        }
 
     def elaborate(self, platform):
         m = Module()

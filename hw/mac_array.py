@@ -5,11 +5,13 @@ See ``docs/blocks/mac_array.md`` for the timing diagram. The golden model and cy
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from golden.mac_array import MacArrayConfig, MacArrayTiming
+
+from .block import BlockComponent
 
 __all__ = ["MacArray"]
 
@@ -18,7 +20,7 @@ def _ctl_layout():
     return data.StructLayout({"valid": 1, "first": 1, "last": 1})
 
 
-class MacArray(wiring.Component):
+class MacArray(BlockComponent):
     """Output-stationary ``rows x cols`` systolic array computing ``C = A @ B`` per tile.
 
     Parameters
@@ -49,10 +51,17 @@ class MacArray(wiring.Component):
     not ready while a row is pending, the whole array stalls (a global clock enable).
     """
 
+    CONFIG = MacArrayConfig
+    FORMULA = ("last beat of tile t at T_t = (K-1) + t*max(K, S), S = max(rows, cols); "
+               "output row i of tile t at T_t + latency + i; latency = cols + 1 "
+               "(+1 pipelined); cycle 0 = first input transfer; input always valid, "
+               "output always ready")
+
     def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else MacArrayConfig(**kwargs)
+        super().__init__(cfg, **kwargs)
         self._timing = MacArrayTiming(self._cfg)
-        c = self._cfg
+
+    def _members(self, c):
         in_layout = data.StructLayout({
             "a": data.ArrayLayout(signed(c.a_width), c.rows),
             "b": data.ArrayLayout(signed(c.b_width), c.cols),
@@ -64,15 +73,11 @@ class MacArray(wiring.Component):
             "last": 1,
             "ovf": 1,
         })
-        super().__init__({
+        return {
             "inp": In(stream.Signature(in_layout)),
             "out": Out(stream.Signature(out_layout)),
             "overflow": Out(1),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     @property
     def latency(self):
@@ -83,17 +88,9 @@ class MacArray(wiring.Component):
     def timing(self):
         return self._timing
 
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        t = self._timing
-        return {
-            "latency": t.latency,
-            "spacing": t.spacing,
-            "formula": ("last beat of tile t at T_t = (K-1) + t*max(K, S), S = max(rows, cols); "
-                        "output row i of tile t at T_t + latency + i; latency = cols + 1 "
-                        "(+1 pipelined); cycle 0 = first input transfer; input always valid, "
-                        "output always ready"),
-        }
+    def _timing_extra(self):
+        """The minimum spacing of two tiles' last beats, as written to the JSON sidecar."""
+        return {"spacing": self._timing.spacing}
 
     def elaborate(self, platform):
         m = Module()

@@ -12,6 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.quantizer import BIG_EXP, INT8_MAX, QuantizerConfig, QuantizerTiming
+from .block import BlockComponent
 from .fp32 import Fp32Mul
 
 __all__ = ["RoundLane", "Quantizer"]
@@ -111,7 +112,7 @@ class RoundLane(wiring.Component):
         return m
 
 
-class Quantizer(wiring.Component):
+class Quantizer(BlockComponent):
     """``lanes`` parallel quantizer lanes: FP32 stream in, INT8 stream out.
 
     Parameters
@@ -148,10 +149,18 @@ class Quantizer(wiring.Component):
     ``out.ready`` (and, for SR, on ``rnd.valid``).
     """
 
+    CONFIG = QuantizerConfig
+    THROUGHPUT = "1 beat per cycle"
+    FORMULA = ("input beat i transferred in cycle T_i leaves in cycle T_i + latency; "
+               "latency = 1 (+1 pipelined); back-to-back beats: output i at cycle "
+               "i + latency; cycle 0 = first input transfer; input always valid, output "
+               "always ready")
+
     def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else QuantizerConfig(**kwargs)
+        super().__init__(cfg, **kwargs)
         self._timing = QuantizerTiming(self._cfg)
-        c = self._cfg
+
+    def _members(self, c):
         out_layout = data.StructLayout({
             "code": data.ArrayLayout(signed(8), c.lanes),
             "nan": data.ArrayLayout(unsigned(1), c.lanes),
@@ -167,31 +176,11 @@ class Quantizer(wiring.Component):
         }
         if c.mode == "sr":
             members["rnd"] = In(stream.Signature(data.ArrayLayout(unsigned(c.frac_bits), c.lanes)))
-        super().__init__(members)
-
-    @property
-    def cfg(self):
-        return self._cfg
-
-    @property
-    def latency(self):
-        """Cycles from an input transfer to its output transfer (see class docstring)."""
-        return self._timing.latency
+        return members
 
     @property
     def timing(self):
         return self._timing
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": self._timing.latency,
-            "throughput": "1 beat per cycle",
-            "formula": ("input beat i transferred in cycle T_i leaves in cycle T_i + latency; "
-                        "latency = 1 (+1 pipelined); back-to-back beats: output i at cycle "
-                        "i + latency; cycle 0 = first input transfer; input always valid, output "
-                        "always ready"),
-        }
 
     def elaborate(self, platform):
         m = Module()

@@ -5,18 +5,19 @@ is correct when every transferred beat equals :func:`golden.rlsru.generate` bit 
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.lfsr import leap_matrix, mat_apply, mat_pow, transition_matrix
 from golden.rlsru import (RlsruConfig, lane_seeds, leap_config, leap_word_matrix, lfsr16,
                           split_rotation)
+from .block import BlockComponent
 from .lfsr import gf2_matvec
 
 __all__ = ["Rlsru"]
 
 
-class Rlsru(wiring.Component):
+class Rlsru(BlockComponent):
     """Random source for ``lanes`` SR lanes of ``frac_bits`` random bits each.
 
     Parameters
@@ -50,30 +51,20 @@ class Rlsru(wiring.Component):
     and ``out`` always ready, beat ``t`` is transferred in cycle ``t``.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else RlsruConfig(**kwargs)
-        c = self._cfg
-        super().__init__({
+    CONFIG = RlsruConfig
+    FORMULA = ("out.valid = inp.valid, inp.ready = out.ready; the beat of request t is "
+               "transferred in the same cycle; beat t = golden.rlsru.generate()[t]")
+
+    def _members(self, c):
+        return {
             "inp": In(stream.Signature(data.StructLayout({"restart": 1}))),
             "out": Out(stream.Signature(data.ArrayLayout(unsigned(c.frac_bits), c.lanes))),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     @property
     def latency(self):
         """Cycles from a request's transfer to its beat's transfer (0: same cycle)."""
         return 0
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": 0,
-            "formula": ("out.valid = inp.valid, inp.ready = out.ready; the beat of request t is "
-                        "transferred in the same cycle; beat t = golden.rlsru.generate()[t]"),
-        }
 
     def elaborate(self, platform):
         m = Module()

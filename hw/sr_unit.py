@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.quantizer import INT8_MAX
 from golden.sr_unit import SrUnitConfig, rlsru_config
+from .block import BlockComponent
 from .rlsru import Rlsru
 
 __all__ = ["SrStage", "SrUnit"]
@@ -60,7 +61,7 @@ class SrStage(wiring.Component):
         return m
 
 
-class SrUnit(wiring.Component):
+class SrUnit(BlockComponent):
     """``lanes`` SR stages fed by one :class:`hw.rlsru.Rlsru` of the configured scheme.
 
     Parameters
@@ -85,33 +86,23 @@ class SrUnit(wiring.Component):
     cell counts "random source + lanes" and nothing else.
     """
 
-    def __init__(self, cfg=None, **kwargs):
-        self._cfg = cfg if cfg is not None else SrUnitConfig(**kwargs)
-        c = self._cfg
-        super().__init__({
+    CONFIG = SrUnitConfig
+    FORMULA = ("out.valid = inp.valid, inp.ready = out.ready; input beat t leaves in the "
+               "cycle of its transfer, rounded with golden.rlsru.generate()[t]")
+
+    def _members(self, c):
+        return {
             "inp": In(stream.Signature(data.StructLayout({
                 "x": data.ArrayLayout(signed(c.in_width), c.lanes), "restart": 1}))),
             "out": Out(stream.Signature(data.StructLayout({
                 "code": data.ArrayLayout(signed(8), c.lanes),
                 "sat": data.ArrayLayout(unsigned(1), c.lanes)}))),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     @property
     def latency(self):
         """Cycles from an input transfer to its output transfer (0: same cycle)."""
         return 0
-
-    def timing_info(self):
-        """Latency and cycle formula, as written to the JSON sidecar."""
-        return {
-            "latency": 0,
-            "formula": ("out.valid = inp.valid, inp.ready = out.ready; input beat t leaves in the "
-                        "cycle of its transfer, rounded with golden.rlsru.generate()[t]"),
-        }
 
     def elaborate(self, platform):
         m = Module()
