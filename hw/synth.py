@@ -240,11 +240,18 @@ def blackbox_stub(text: str, module: str) -> str:
 
 def _run(argv, log: Path, what: str, cwd: Path):
     """Run a tool; raise ``RuntimeError`` naming ``log`` when it fails."""
-    try:
-        proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"{what} timed out after {_TIMEOUT} s; see {log}") from None
+    for attempt in (1, 2):
+        try:
+            proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, timeout=_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{what} timed out after {_TIMEOUT} s; see {log}") from None
+        # killed by a signal (seen: SIGBUS when another process rewrote YoWASP's compiled-module
+        # cache file while this one had it mapped): run once more, then report
+        if proc.returncode >= 0 or attempt == 2:
+            break
+        print(f"lobit: {what} was killed by signal {-proc.returncode}; running it again",
+              file=sys.stderr, flush=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-5:])
         if not log.exists():
