@@ -16,6 +16,19 @@ from .block import BlockComponent
 __all__ = ["FpAdd", "fp_add_datapath", "pipeline_control", "leading_zeros"]
 
 
+def register_stage(m, values, enable, prefix="p1"):
+    """Register every signal of the dict ``values`` when ``enable`` is high; return the registers
+    under the same keys (named ``<prefix>_<key>``). Used between the two stages of a pipelined
+    FP operator."""
+    regs = {}
+    for k, v in values.items():
+        r = Signal(len(v), name=f"{prefix}_{k}")
+        with m.If(enable):
+            m.d.sync += r.eq(v)
+        regs[k] = r
+    return regs
+
+
 def pipeline_control(m, inp, out, stages):
     """Valid/ready control of a ``stages``-deep register pipeline between two streams.
 
@@ -194,13 +207,7 @@ class FpAdd(BlockComponent):
         adv = pipeline_control(m, self.inp, self.out, stages)
         s1 = self._stage1(m, self.inp.payload.a, self.inp.payload.b)
         if self._cfg.pipelined:
-            regs = {}
-            for k, v in s1.items():
-                r = Signal(len(v), name=f"p1_{k}")
-                with m.If(adv[0]):
-                    m.d.sync += r.eq(v)
-                regs[k] = r
-            s1 = regs
+            s1 = register_stage(m, s1, adv[0])
         bits, nan, ovf = self._stage2(m, s1)
         with m.If(adv[-1]):
             m.d.sync += [self.out.payload.bits.eq(bits), self.out.payload.nan.eq(nan),

@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.fp_mul import FpMulConfig
 from .block import BlockComponent
-from .fp_add import leading_zeros, pipeline_control
+from .fp_add import leading_zeros, pipeline_control, register_stage
 
 __all__ = ["FpMul"]
 
@@ -134,13 +134,7 @@ class FpMul(BlockComponent):
         adv = pipeline_control(m, self.inp, self.out, self.latency)
         s1 = self._stage1(m, self.inp.payload.a, self.inp.payload.b)
         if self._cfg.pipelined:
-            regs = {}
-            for k, v in s1.items():
-                r = Signal(len(v), name=f"p1_{k}")
-                with m.If(adv[0]):
-                    m.d.sync += r.eq(v)
-                regs[k] = r
-            s1 = regs
+            s1 = register_stage(m, s1, adv[0])
         bits, nan = self._stage2(m, s1)
         with m.If(adv[-1]):
             m.d.sync += [self.out.payload.bits.eq(bits), self.out.payload.nan.eq(nan)]
