@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .minifloat import MAN_BITS_MAX, FpFormat, fp_add
-from .params import BlockConfig, ConfigError, Param
+from .params import BlockConfig, DotProductTiming, ConfigError, Param
 
 __all__ = ["DgaConfig", "FpAccConfig", "fp_acc_block", "DgaResult", "VARIANTS", "GROUP_SIZE_MAX", "dga_group_size",
            "accumulate", "exp_field", "acc_seq", "acc_group", "acc_dga", "acc_dga_exp", "dga_block"]
@@ -56,7 +56,7 @@ VARIANTS = ("static", "dga", "dga_exp")
 GROUP_SIZE_MAX = 4096
 
 
-class DgaConfig(BlockConfig):
+class DgaConfig(DotProductTiming, BlockConfig):
     """Parameters of the DGA accumulator (defaults: FP12 E5M6, RNE, variant ``dga``)."""
     BLOCK = "dga"
     PARAMS = (
@@ -100,14 +100,9 @@ class DgaConfig(BlockConfig):
         (output always ready)."""
         return 2
 
-    def out_cycles(self, lengths) -> list:
-        """Cycle of each result when the input is always valid and the output always ready:
-        one addend per cycle, results ``latency`` cycles after each ``last`` addend."""
-        ends = np.cumsum(np.asarray(lengths, dtype=np.int64)) - 1
-        return [int(c) + self.latency for c in ends]
 
 
-class FpAccConfig(BlockConfig):
+class FpAccConfig(DotProductTiming, BlockConfig):
     """Parameters of the sequential FP(e, m) accumulator ``fp_acc`` (defaults: FP12 E5M6, RNE).
 
     One adder, ``S = fp_add(S, v)`` per addend (:func:`acc_seq`); the comparison baseline of the
@@ -136,11 +131,6 @@ class FpAccConfig(BlockConfig):
         (output always ready)."""
         return 1
 
-    def out_cycles(self, lengths) -> list:
-        """Cycle of each result when the input is always valid and the output always ready:
-        one addend per cycle, results ``latency`` cycles after each ``last`` addend."""
-        ends = np.cumsum(np.asarray(lengths, dtype=np.int64)) - 1
-        return [int(c) + self.latency for c in ends]
 
 
 @dataclass

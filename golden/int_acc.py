@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import BlockConfig, ConfigError, Param
+from .params import BlockConfig, DotProductTiming, ConfigError, Param
 
 __all__ = ["IntAccConfig", "IntAccResult", "int_accumulate", "int_acc_block", "to_signed"]
 
 
-class IntAccConfig(BlockConfig):
+class IntAccConfig(DotProductTiming, BlockConfig):
     """Parameters of the integer accumulator (defaults: 16-bit addends into INT32)."""
     BLOCK = "int_acc"
     PARAMS = (
@@ -48,10 +48,6 @@ class IntAccConfig(BlockConfig):
         (output always ready)."""
         return 1
 
-    def out_cycles(self, lengths) -> list:
-        """Cycle of each result when the input is always valid and the output always ready."""
-        ends = np.cumsum(np.asarray(lengths, dtype=np.int64)) - 1
-        return [int(c) + self.latency for c in ends]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "Param", "BlockConfig"]
+__all__ = ["ConfigError", "Param", "BlockConfig", "DotProductTiming"]
 
 
 class ConfigError(ValueError):
@@ -181,3 +181,20 @@ class BlockConfig:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
         return f"{type(self).__name__}({args})"
+
+
+class DotProductTiming:
+    """Cycle model shared by the accumulator configs (``dga``, ``fp_acc``, ``int_acc``).
+
+    One addend per cycle, dot products back to back; the result of a dot product is transferred
+    ``latency`` cycles after its ``last`` addend (input always valid, output always ready).
+    Subclasses provide ``latency``.
+    """
+
+    def out_cycles(self, lengths) -> list:
+        """Cycle of each result, counted from the first addend's transfer."""
+        ends, total = [], -1
+        for n in lengths:
+            total += int(n)
+            ends.append(total + self.latency)
+        return ends

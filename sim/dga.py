@@ -7,7 +7,7 @@ import numpy as np
 from golden.dga import DgaConfig, dga_block
 from golden.minifloat import FpFormat, encode
 from golden.params import ConfigError
-from .fp_add import pack_columns, special_operands
+from .fp_add import dot_product_beats, result_beats, special_operands
 from .transactors import Scenario
 
 __all__ = ["random_dot", "scenario_from_dots", "scenario", "ACCUMULATORS", "measure_accumulators",
@@ -63,13 +63,9 @@ def scenario_from_dots(cfg: DgaConfig, layouts, dots, group_size: int | None = N
                                   f"register value.")
     g_exp = group_size if expect_group_size is None else expect_group_size
     res = [dga_block(cfg, np.asarray(d, dtype=np.int64), g_exp) for d in dots]
-    data = np.concatenate([np.asarray(d, dtype=np.int64) for d in dots])
-    last = np.concatenate([np.arange(len(d)) == len(d) - 1 for d in dots]).astype(np.int64)
-    beats = pack_columns(layouts["inp"], {"data": data, "last": last})
-    bits = np.array([int(r.bits[0]) for r in res])
-    nan = np.array([int(r.nan[0]) for r in res])
-    ovf = np.array([int(r.ovf[0]) for r in res])
-    outs = pack_columns(layouts["out"], {"bits": bits, "nan": nan, "ovf": ovf})
+    beats = dot_product_beats(layouts["inp"], dots)
+    outs, cols = result_beats(layouts["out"], res, ("bits", "nan", "ovf"))
+    nan, ovf = cols["nan"], cols["ovf"]
     return Scenario(inputs={"inp": beats}, outputs={"out": outs},
                     statics={"group_size": int(group_size)},
                     out_cycles={"out": cfg.out_cycles([len(d) for d in dots])}, vectors=len(dots),

@@ -8,7 +8,7 @@ import numpy as np
 from golden.dga import FpAccConfig, fp_acc_block
 from golden.params import ConfigError
 from .dga import random_dot
-from .fp_add import pack_columns
+from .fp_add import dot_product_beats, result_beats
 from .transactors import Scenario
 
 __all__ = ["scenario_from_dots", "scenario", "SPEC"]
@@ -19,13 +19,9 @@ def scenario_from_dots(cfg: FpAccConfig, layouts, dots) -> Scenario:
     if not dots:
         raise ConfigError("an fp_acc scenario needs at least one dot product.")
     res = [fp_acc_block(cfg, np.asarray(d, dtype=np.int64)) for d in dots]
-    data = np.concatenate([np.asarray(d, dtype=np.int64) for d in dots])
-    last = np.concatenate([np.arange(len(d)) == len(d) - 1 for d in dots]).astype(np.int64)
-    beats = pack_columns(layouts["inp"], {"data": data, "last": last})
-    bits = np.array([int(r.bits[0]) for r in res])
-    nan = np.array([int(r.nan[0]) for r in res])
-    ovf = np.array([int(r.ovf[0]) for r in res])
-    outs = pack_columns(layouts["out"], {"bits": bits, "nan": nan, "ovf": ovf})
+    beats = dot_product_beats(layouts["inp"], dots)
+    outs, cols = result_beats(layouts["out"], res, ("bits", "nan", "ovf"))
+    nan, ovf = cols["nan"], cols["ovf"]
     return Scenario(inputs={"inp": beats}, outputs={"out": outs},
                     out_cycles={"out": cfg.out_cycles([len(d) for d in dots])}, vectors=len(dots),
                     check_ports={"nan_seen": int(nan.any()), "overflow": int(ovf.any())})

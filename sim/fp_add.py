@@ -14,6 +14,22 @@ __all__ = ["pack_columns", "special_operands", "random_operands", "scenario_from
            "scenario", "enumeration_wrapper", "build_enumerator", "run_enumerated", "SPEC"]
 
 
+def dot_product_beats(fields, dots, width=None) -> list:
+    """Input beats ``{data, last}`` of an accumulator for a list of dot products (addend arrays);
+    with ``width`` the addends are masked to that many bits (two's complement)."""
+    data = np.concatenate([np.asarray(d, dtype=np.int64) for d in dots])
+    if width is not None:
+        data = data & ((1 << width) - 1)
+    last = np.concatenate([np.arange(len(d)) == len(d) - 1 for d in dots]).astype(np.int64)
+    return pack_columns(fields, {"data": data, "last": last})
+
+
+def result_beats(fields, results, names):
+    """Output beats of one result per dot product; returns ``(beats, {name: column})``."""
+    cols = {n: np.array([int(getattr(r, n)[0]) for r in results]) for n in names}
+    return pack_columns(fields, cols), cols
+
+
 def pack_columns(fields, columns) -> list:
     """Pack payload fields given as equal-length integer arrays into a list of packed ints.
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from golden.int_acc import IntAccConfig, int_acc_block
 from golden.params import ConfigError
-from .fp_add import pack_columns
+from .fp_add import dot_product_beats, result_beats
 from .transactors import Scenario
 
 __all__ = ["random_int_dot", "scenario_from_dots", "scenario", "SPEC"]
@@ -35,12 +35,9 @@ def scenario_from_dots(cfg: IntAccConfig, layouts, dots) -> Scenario:
     if not dots:
         raise ConfigError("an int_acc scenario needs at least one dot product.")
     res = [int_acc_block(cfg, np.asarray(d, dtype=np.int64)) for d in dots]
-    data = np.concatenate([np.asarray(d, dtype=np.int64) for d in dots])
-    last = np.concatenate([np.arange(len(d)) == len(d) - 1 for d in dots]).astype(np.int64)
-    beats = pack_columns(layouts["inp"], {"data": data & ((1 << cfg.in_bits) - 1), "last": last})
-    bits = np.array([int(r.bits[0]) for r in res])
-    ovf = np.array([int(r.ovf[0]) for r in res])
-    outs = pack_columns(layouts["out"], {"bits": bits, "ovf": ovf})
+    beats = dot_product_beats(layouts["inp"], dots, width=cfg.in_bits)
+    outs, cols = result_beats(layouts["out"], res, ("bits", "ovf"))
+    ovf = cols["ovf"]
     return Scenario(inputs={"inp": beats}, outputs={"out": outs},
                     out_cycles={"out": cfg.out_cycles([len(d) for d in dots])}, vectors=len(dots),
                     check_ports={"overflow": int(ovf.any())})
