@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 JOBS  ?= 2
 PYTEST_ARGS ?=
 
-# Tool environment (sim/toolchain.py sets the same for direct CLI use)
+# Tool environment (hw/toolchain.py sets the same for direct CLI use)
 export AMARANTH_USE_YOSYS := builtin
 export YOWASP_CACHE_DIR   := $(CURDIR)/.cache/yowasp
 export XDG_CACHE_HOME     := $(CURDIR)/.cache

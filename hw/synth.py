@@ -66,13 +66,13 @@ _TIMEOUT = 3600          # seconds; a 8x8 array takes about 70 s in synth_ice40
 
 def cache_dir() -> Path:
     """The synthesis cache, ``$LOBIT_CACHE/synth`` (default ``<repo>/.cache/synth``)."""
-    from sim.toolchain import REPO
+    from hw.toolchain import REPO
     return Path(os.environ.get("LOBIT_CACHE", REPO / ".cache")) / "synth"
 
 
 def _setup():
     """Tool environment (YoWASP caches) as everywhere else in lobit."""
-    from sim.toolchain import setup_env
+    from hw.toolchain import setup_env
     setup_env()
 
 

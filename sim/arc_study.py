@@ -39,7 +39,7 @@ from golden.quantizer import QuantizerConfig, quantize_bits, reciprocal_scale
 __all__ = ["area_table", "latency_table", "error_table", "distributions", "run_study",
            "AREA_LANES"]
 
-REPO = Path(__file__).resolve().parents[1]
+from hw.toolchain import REPO  # noqa: E402
 #: lane counts of the area comparison (see the module docstring and docs/blocks/arc.md)
 AREA_LANES = (1,)
 F = 8
@@ -342,7 +342,7 @@ def main(argv=None):
     ap.add_argument("--no-area", action="store_true", help="skip synthesis")
     ap.add_argument("--out", default=str(REPO / "bench" / "arc_study.json"))
     args = ap.parse_args(argv)
-    from sim.toolchain import setup_env
+    from hw.toolchain import setup_env
     setup_env()
     res = run_study(tuple(args.lanes), args.n_latency, args.repeats, args.n_error,
                     area=not args.no_area)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .amaranth_harness import layouts_of, run_amaranth
 from .blocks import all_blocks
-from .toolchain import REPO, setup_env
+from hw.toolchain import REPO, setup_env
 
 
 def _say(msg):

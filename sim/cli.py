@@ -57,7 +57,7 @@ def cmd_blocks(args):
 
 def cmd_verilog(args):
     from hw.emit import write_block
-    from .toolchain import setup_env
+    from hw.toolchain import setup_env
     setup_env()
     block, cfg = _block_and_cfg(args)
     v, j = write_block(cfg, block.component(cfg), args.output)
@@ -73,7 +73,7 @@ def _progress(cycle, got, want):
 def cmd_sim(args):
     import numpy as np
     from .amaranth_harness import layouts_of, run_amaranth
-    from .toolchain import setup_env
+    from hw.toolchain import setup_env
     setup_env()
     block, cfg = _block_and_cfg(args)
     if args.vectors < 1:
@@ -114,7 +114,7 @@ def cmd_sim(args):
 
 def cmd_synth(args):
     from hw.synth import synthesize
-    from .toolchain import setup_env
+    from hw.toolchain import setup_env
     setup_env()
     block, cfg = _block_and_cfg(args)
     workdir = Path(args.workdir) if args.workdir else Path(".cache") / "synth"

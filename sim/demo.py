@@ -18,7 +18,7 @@ import numpy as np
 from .amaranth_harness import layouts_of, run_amaranth
 from .blocks import all_blocks
 from .runner import run_cocotb
-from .toolchain import REPO, setup_env
+from hw.toolchain import REPO, setup_env
 
 
 def _say(msg):

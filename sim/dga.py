@@ -143,7 +143,7 @@ def measure_accumulators(workdir, fmax=True, say=print) -> dict:
 def bench(report):
     """``make bench`` section ``dga``: the accumulator area/Fmax comparison
     (:func:`measure_accumulators`, iCE40 hx8k + generic, cached in ``.cache/synth``)."""
-    from .toolchain import REPO
+    from hw.toolchain import REPO
     res = measure_accumulators(REPO / ".cache" / "synth")
     report.setdefault("dga", {})["accumulators"] = res
     print(f"  DGA FP12 vs FP32 LUT saving {100 * res['lut_saving_dga_fp12_vs_seq_fp32']:.1f} % "

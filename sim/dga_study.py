@@ -37,7 +37,7 @@ from golden.minifloat import FpFormat, decode, encode
 __all__ = ["q_fp", "fp_add_f", "acc_seq_f", "acc_group_f", "acc_dga_exp_f", "fp8_dot_products",
            "run_study", "SCHEMES", "DEFAULT_N", "DEFAULT_MANTISSAS"]
 
-REPO = Path(__file__).resolve().parents[1]
+from hw.toolchain import REPO  # noqa: E402
 SCHEMES = ("sequential", "static64", "dga", "dga_exp")
 DEFAULT_N = (576, 4608, 25088)
 DEFAULT_MANTISSAS = tuple(range(6, 15))

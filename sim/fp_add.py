@@ -234,7 +234,7 @@ def build_enumerator(cfg: FpAddConfig, cache_dir=None) -> Path:
     import subprocess
     from hw.emit import to_verilog
     from .runner import VERILATOR_ARGS
-    from .toolchain import REPO, setup_env
+    from hw.toolchain import REPO, setup_env
     setup_env()
     dut = to_verilog(_component(cfg), cfg.module_name)
     tb = enumeration_wrapper(cfg)

@@ -38,7 +38,7 @@ def bench(report):
     numbers at every P and the goal verdict to ``report``.
     """
     from .rlsru_sweep import JSON_PATH, PNG_PATH, run_sweep, write
-    from .toolchain import REPO
+    from hw.toolchain import REPO
     sweep = write(run_sweep())
     report["rlsru"] = {
         "sweep_json": str(JSON_PATH.relative_to(REPO)),

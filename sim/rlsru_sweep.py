@@ -72,7 +72,7 @@ __all__ = ["LANES", "FRAC_BITS", "SEED", "N_CYCLES", "N_CHI", "Z", "V_GRID", "la
            "corr_tolerance", "chi2_limit", "independent_samples", "quality", "area",
            "run_sweep", "markdown_table", "plot", "main"]
 
-REPO = Path(__file__).resolve().parents[1]
+from hw.toolchain import REPO  # noqa: E402
 LANES = (4, 8, 16, 32)
 FRAC_BITS = 8
 SEED = 0xACE1
@@ -529,7 +529,7 @@ def write(sweep, json_path=JSON_PATH, png_path=PNG_PATH):
 
 def main(argv=None):
     """Command line: run the sweep, write JSON and PNG, print the table and the goal."""
-    from .toolchain import setup_env
+    from hw.toolchain import setup_env
     ap = argparse.ArgumentParser(prog="python -m sim.rlsru_sweep",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=lambda s: int(s, 0), default=SEED)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from hw.emit import write_block
-from .toolchain import REPO, have_simulator, setup_env
+from hw.toolchain import REPO, have_simulator, setup_env
 from .transactors import RunResult
 
 __all__ = ["run_cocotb", "SIMULATORS", "SimulatorMissing"]

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from sim.toolchain import setup_env
+from hw.toolchain import setup_env
 
 setup_env()
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from sim.blocks import all_blocks
-from sim.toolchain import REPO
+from hw.toolchain import REPO
 
 
 def lobit(*args, timeout=600):

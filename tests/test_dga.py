@@ -278,7 +278,7 @@ def test_mutation_wrong_group_boundary_fails(variant, wrong):
 def test_latency_interface_and_registry():
     from hw.emit import sidecar, to_verilog
     from sim.blocks import get_block
-    from sim.toolchain import setup_env
+    from hw.toolchain import setup_env
     setup_env()
     cfg = DgaConfig(variant="dga_exp")
     dut = DgaAccumulator(cfg)

@@ -101,7 +101,7 @@ def test_e8m23_hardware_vs_float32():
 
 def test_interface_latency_and_verilog():
     from hw.emit import sidecar, to_verilog
-    from sim.toolchain import setup_env
+    from hw.toolchain import setup_env
     setup_env()
     for kw, lat in ((dict(), 1), (dict(pipelined=True), 2)):
         cfg = FpAddConfig(**kw)

@@ -596,7 +596,7 @@ def test_mutation_flush_before_rounding_caught():
 
 def _cocotb(tmp_path, simulator, cfg, gap, stall, n_beats=50, inv=127.0 / 0.37):
     from sim.runner import run_cocotb
-    from sim.toolchain import setup_env
+    from hw.toolchain import setup_env
     setup_env()
     dut = Quantizer(cfg)
     sc, _ = scenario(cfg, layouts_of(dut), np.random.default_rng(8), n_beats=n_beats,

