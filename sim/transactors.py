@@ -16,7 +16,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-__all__ = ["pack", "unpack", "Scenario", "StreamDriver", "StreamMonitor", "Scoreboard",
+import numpy as np
+
+__all__ = ["pack", "unpack", "pack_columns", "dot_product_beats", "result_beats", "Scenario", "StreamDriver", "StreamMonitor", "Scoreboard",
            "RunResult", "run_cycles"]
 
 
@@ -67,6 +69,41 @@ def unpack(fields, word: int):
             return {k: listify(v) for k, v in n.items()}
         return n
     return listify(root)
+
+
+def dot_product_beats(fields, dots, width=None) -> list:
+    """Input beats ``{data, last}`` of an accumulator for a list of dot products (addend arrays);
+    with ``width`` the addends are masked to that many bits (two's complement)."""
+    data = np.concatenate([np.asarray(d, dtype=np.int64) for d in dots])
+    if width is not None:
+        data = data & ((1 << width) - 1)
+    last = np.concatenate([np.arange(len(d)) == len(d) - 1 for d in dots]).astype(np.int64)
+    return pack_columns(fields, {"data": data, "last": last})
+
+
+def result_beats(fields, results, names):
+    """Output beats of one result per dot product; returns ``(beats, {name: column})``."""
+    cols = {n: np.array([int(getattr(r, n)[0]) for r in results]) for n in names}
+    return pack_columns(fields, cols), cols
+
+
+def pack_columns(fields, columns) -> list:
+    """Pack payload fields given as equal-length integer arrays into a list of packed ints.
+
+    ``fields`` is a layout from the sidecar/:func:`hw.emit.layout_fields` (top-level fields only);
+    ``columns`` maps each field name to an array. Vectorized form of :func:`pack`.
+    """
+    word = None
+    for f in fields:
+        name = f["path"][0]
+        col = np.asarray(columns[name]).astype(np.int64)
+        w = f["width"]
+        if col.size and (col.min() < 0 or col.max() >= (1 << w)):
+            raise ValueError(f"payload field {name} holds a value out of range: allowed values "
+                             f"are 0..{(1 << w) - 1}.")
+        part = col << f["offset"]
+        word = part if word is None else word | part
+    return [int(v) for v in word.tolist()]
 
 
 @dataclass

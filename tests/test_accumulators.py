@@ -1,6 +1,6 @@
 """The comparison accumulators: sequential FP(e, m) ``fp_acc`` (FP12/FP16/FP32) and integer
 ``int_acc`` (INT32), golden models against independent references and hardware on the Amaranth
-simulator; the accumulator area table is produced by ``sim.dga.bench`` (``make bench``)."""
+simulator; the accumulator area table is produced by ``sim.blocks.dga.bench`` (``make bench``)."""
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from hw.fp_acc import FpAccumulator
 from hw.int_acc import IntAccumulator
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim import fp_acc, int_acc
-from sim.dga import ACCUMULATORS, random_dot
+from sim.blocks.dga import ACCUMULATORS, random_dot
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 

@@ -35,10 +35,10 @@ from golden.params import ConfigError
 from hw.arc_quantizer import ArcQuantizer
 from hw.arc_stats import ArcStats
 from sim.amaranth_harness import layouts_of, run_amaranth
-from sim.arc_quantizer import scenario as q_scenario
-from sim.arc_stats import gradient_bits, host_scenario
-from sim.arc_stats import scenario as s_scenario
-from sim.quantizer import special_bits
+from sim.blocks.arc_quantizer import beats_scenario as q_scenario
+from sim.blocks.arc_stats import gradient_bits, host_scenario
+from sim.blocks.arc_stats import tensors_scenario as s_scenario
+from sim.blocks.quantizer import special_bits
 
 from .conftest import require
 

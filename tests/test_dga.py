@@ -15,7 +15,7 @@ from golden.minifloat import FpFormat, decode, encode
 from golden.params import ConfigError
 from hw.dga import DgaAccumulator
 from sim.amaranth_harness import layouts_of, run_amaranth
-from sim.dga import random_dot, scenario, scenario_from_dots
+from sim.blocks.dga import random_dot, scenario, scenario_from_dots
 from sim import dga_study
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -11,7 +11,7 @@ from golden.fp_add import FpAddConfig
 from golden.params import ConfigError
 from hw.fp_add import FpAdd
 from sim.amaranth_harness import layouts_of, run_amaranth
-from sim.fp_add import random_operands, scenario, scenario_from_operands, special_operands
+from sim.blocks.fp_add import random_operands, scenario, scenario_from_operands, special_operands
 from .conftest import require
 
 # components built only to check a constructor error or the registry are never elaborated
@@ -186,7 +186,7 @@ def test_verilator_enumerated_1m_pairs(tmp_path):
     """2**20 (> 10**6) distinct pairs (every 17th pair index: odd stride, so no pair repeats) on
     the same Verilator enumerator as the exhaustive check; then the mutation: expectations from
     an RTZ adder must disagree with the RNE hardware."""
-    from sim.fp_add import run_enumerated
+    from sim.fp_enumerator import run_enumerated
     require("verilator")
     cfg = FpAddConfig()
     t0 = time.perf_counter()
@@ -208,7 +208,7 @@ EXHAUSTIVE = [dict(), dict(rounding="rtz"), dict(inf_nan=False), dict(pipelined=
 def test_verilator_exhaustive_fp12(tmp_path, kw):
     """Every one of the 2**24 FP12 E5M6 operand pairs through the emitted Verilog on Verilator,
     each result (bits, nan, ovf) equal to the golden model, one result per cycle."""
-    from sim.fp_add import run_enumerated
+    from sim.fp_enumerator import run_enumerated
     require("verilator")
     t0 = time.perf_counter()
     r = run_enumerated(FpAddConfig(**kw), workdir=tmp_path)

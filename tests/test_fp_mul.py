@@ -9,7 +9,7 @@ from golden.minifloat import decode
 from golden.params import ConfigError
 from hw.fp_mul import FpMul
 from sim.amaranth_harness import layouts_of, run_amaranth
-from sim.fp_mul import all_pairs, scenario, scenario_from_operands
+from sim.blocks.fp_mul import all_pairs, scenario, scenario_from_operands
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 

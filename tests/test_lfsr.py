@@ -16,7 +16,7 @@ from golden.lfsr import (TAPS, LfsrConfig, beat_states, generate, leap, leap_mat
 from golden.params import ConfigError
 from hw.lfsr import Lfsr
 from sim.amaranth_harness import layouts_of, run_amaranth
-from sim.lfsr import scenario
+from sim.blocks.lfsr import request_scenario
 
 SPEC_VECTOR = [0x5670, 0xAB38, 0x559C, 0x2ACE, 0x1567, 0x8AB3, 0x4559, 0x22AC]
 
@@ -232,7 +232,7 @@ def test_hw_matches_golden_with_backpressure(kwargs):
     cfg = LfsrConfig(**kwargs)
     dut = Lfsr(cfg)
     restarts = np.random.default_rng(3).random(1500) < 0.01
-    sc = scenario(cfg, layouts_of(dut), 1500, restarts)
+    sc = request_scenario(cfg, layouts_of(dut), 1500, restarts)
     res = run_amaranth(dut, sc, seed=7, gap=0.2, stall=0.3)
     assert res.ok, res.mismatches[:3]
     assert res.checked == 1500
@@ -248,7 +248,7 @@ def test_hw_detects_a_wrong_tap(monkeypatch):
     monkeypatch.setitem(gl.TAPS, 16, (16, 15, 13, 4))
     dut = Lfsr(cfg)
     monkeypatch.undo()
-    sc = scenario(cfg, layouts_of(dut), 64)          # golden with the table's taps
+    sc = request_scenario(cfg, layouts_of(dut), 64)          # golden with the table's taps
     monkeypatch.setitem(gl.TAPS, 16, (16, 15, 13, 4))
     res = run_amaranth(dut, sc)                        # elaborated with the wrong taps
     assert not res.ok
@@ -260,7 +260,7 @@ def test_cocotb_icarus(tmp_path):
     cfg = LfsrConfig(width=24, steps_per_cycle=4, seed=0xBEEF)
     comp = Lfsr(cfg)
     restarts = np.random.default_rng(5).random(2000) < 0.01
-    sc = scenario(cfg, layouts_of(comp), 2000, restarts)
+    sc = request_scenario(cfg, layouts_of(comp), 2000, restarts)
     t0 = time.perf_counter()
     res = run_cocotb(cfg, comp, sc, simulator="icarus", build_dir=tmp_path,
                      seed=11, gap=0.1, stall=0.3)

@@ -13,7 +13,7 @@ from golden.mac_array import (MacArrayConfig, MacArrayTiming, assemble_gemm, gem
 from golden.params import ConfigError
 from hw.mac_array import MacArray
 from sim.amaranth_harness import AmaranthAdapter, layouts_of, run_amaranth
-from sim.mac_array import scenario, tile_beats, tile_rows
+from sim.blocks.mac_array import tile_beats, tile_rows, tiles_scenario
 from sim.runner import run_cocotb
 from sim.transactors import Scenario, pack, unpack
 
@@ -170,7 +170,7 @@ def test_amaranth_sim_random_tiles(kw, gap, stall):
     cfg = MacArrayConfig(**kw)
     dut = MacArray(cfg)
     rng = np.random.default_rng(hash((cfg.module_name, gap, stall)) % 2**32)
-    sc, tiles = scenario(cfg, layouts_of(dut), rng, n_tiles=6, K=(1, 3 * max(cfg.rows, cfg.cols)),
+    sc, tiles = tiles_scenario(cfg, layouts_of(dut), rng, n_tiles=6, K=(1, 3 * max(cfg.rows, cfg.cols)),
                          extreme=0.4)
     res = run_amaranth(dut, sc, seed=7, gap=gap, stall=stall)
     assert res.ok, res.mismatches[:5]
@@ -186,7 +186,7 @@ def test_amaranth_gemm_with_cycle_model():
     A = rng.integers(-128, 128, (M, K))
     B = rng.integers(-128, 128, (K, N))
     tiles = tile_gemm(cfg, A, B)
-    sc, _ = scenario(cfg, layouts_of(dut), rng, tiles=tiles)
+    sc, _ = tiles_scenario(cfg, layouts_of(dut), rng, tiles=tiles)
     res = run_amaranth(dut, sc, seed=1)
     assert res.ok, res.mismatches[:5]
     rows = [unpack(layouts_of(dut)["out"], w) for w in sc.outputs["out"]]
@@ -206,7 +206,7 @@ def test_amaranth_gemm_with_cycle_model():
 def test_back_to_back_tiles_have_no_bubbles():
     cfg = MacArrayConfig(rows=4, cols=4)
     dut = MacArray(cfg)
-    sc, tiles = scenario(cfg, layouts_of(dut), np.random.default_rng(2), n_tiles=5, K=8)
+    sc, tiles = tiles_scenario(cfg, layouts_of(dut), np.random.default_rng(2), n_tiles=5, K=8)
     res = run_amaranth(dut, sc, seed=0)
     assert res.ok
     # 5 tiles x 8 beats accepted in 40 consecutive cycles, last row at 39 + latency + 3
@@ -222,7 +222,7 @@ def test_reset_in_the_middle_of_a_stream():
     old = [random_tile(cfg, 6, rng) for _ in range(2)]
     new = [random_tile(cfg, k, rng) for k in (5, 1, 7)]
     old_beats = [pack(lay["inp"], b) for A, B in old for b in tile_beats(A, B)][:9]   # 1.5 tiles
-    sc_new, _ = scenario(cfg, lay, rng, tiles=new)
+    sc_new, _ = tiles_scenario(cfg, lay, rng, tiles=new)
     out = {}
 
     async def tb(ctx):
@@ -259,7 +259,7 @@ def test_mutated_golden_is_caught():
     lay = layouts_of(dut)
     rng = np.random.default_rng(4)
     tiles = [random_tile(cfg, 5, rng) for _ in range(3)]
-    good, _ = scenario(cfg, lay, rng, tiles=tiles)
+    good, _ = tiles_scenario(cfg, lay, rng, tiles=tiles)
     bad_rows = []
     for A, B in tiles:
         A2 = A.copy()
@@ -277,7 +277,7 @@ def test_mutated_golden_is_caught():
 def test_mutated_timing_is_caught():
     cfg = MacArrayConfig(rows=2, cols=2)
     dut = MacArray(cfg)
-    sc, _ = scenario(cfg, layouts_of(dut), np.random.default_rng(0), n_tiles=2, K=4)
+    sc, _ = tiles_scenario(cfg, layouts_of(dut), np.random.default_rng(0), n_tiles=2, K=4)
     sc.out_cycles = {"out": [c + 1 for c in sc.out_cycles["out"]]}
     res = run_amaranth(dut, sc, seed=0)
     assert any("cycle model says" in m for m in res.mismatches)
@@ -296,7 +296,7 @@ def test_icarus(tmp_path, kw, gap, stall):
     require("iverilog")
     cfg = MacArrayConfig(**kw)
     dut = MacArray(cfg)
-    sc, _ = scenario(cfg, layouts_of(dut), np.random.default_rng(9), n_tiles=8,
+    sc, _ = tiles_scenario(cfg, layouts_of(dut), np.random.default_rng(9), n_tiles=8,
                      K=(1, 2 * max(cfg.rows, cfg.cols)), extreme=0.3)
     res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path, seed=5, gap=gap, stall=stall)
     assert res.ok, res.mismatches[:5]
@@ -308,7 +308,7 @@ def test_verilator(tmp_path):
     require("verilator")
     cfg = MacArrayConfig(rows=4, cols=4, pipelined=True)
     dut = MacArray(cfg)
-    sc, _ = scenario(cfg, layouts_of(dut), np.random.default_rng(10), n_tiles=12, K=(1, 20),
+    sc, _ = tiles_scenario(cfg, layouts_of(dut), np.random.default_rng(10), n_tiles=12, K=(1, 20),
                      extreme=0.3)
     res = run_cocotb(cfg, dut, sc, simulator="verilator", build_dir=tmp_path, seed=2, gap=0.2, stall=0.2)
     assert res.ok, res.mismatches[:5]
@@ -325,7 +325,7 @@ def test_all_int8_products_through_icarus(tmp_path):
     v = np.arange(-128, 128)
     tiles = [(v[4 * i:4 * i + 4].reshape(4, 1), v[4 * j:4 * j + 4].reshape(1, 4))
              for i in range(64) for j in range(64)]
-    sc, _ = scenario(cfg, layouts_of(dut), np.random.default_rng(0), tiles=tiles)
+    sc, _ = tiles_scenario(cfg, layouts_of(dut), np.random.default_rng(0), tiles=tiles)
     assert sc.vectors == 65536
     res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path, seed=0)
     assert res.ok, res.mismatches[:5]

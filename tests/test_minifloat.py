@@ -225,7 +225,7 @@ def test_add_fp12_dense_and_specials(mode):
     checked against gfloat and apytypes."""
     f = FpFormat(5, 6)
     rng = np.random.default_rng(12)
-    from sim.fp_add import special_operands
+    from sim.blocks.fp_add import special_operands
     sp = special_operands(f)
     sa, sb = np.meshgrid(sp, f.all_codes(), indexing="ij")
     a = np.concatenate([rng.integers(0, 4096, 2_000_000), sa.ravel(), sb.ravel()])
@@ -279,7 +279,7 @@ def test_add_vs_gmpy2(fmt, mode):
     """Formats whose sums are not exact in float64 (E6M5, E8M12, ...) are checked here."""
     f = FpFormat(*fmt)
     rng = np.random.default_rng(fmt[0] * 100 + fmt[1])
-    from sim.fp_add import random_operands
+    from sim.blocks.fp_add import random_operands
     a, b = random_operands(f, 6000, rng)
     va, vb = decode(f, a), decode(f, b)
     fin = np.isfinite(va) & np.isfinite(vb)
@@ -302,7 +302,7 @@ def test_add_e6m1_exhaustive_vs_gmpy2(f):
 def test_add_e5m10_vs_float16():
     f = FpFormat(5, 10)
     rng = np.random.default_rng(16)
-    from sim.fp_add import random_operands, special_operands
+    from sim.blocks.fp_add import random_operands, special_operands
     a, b = random_operands(f, 1_000_000, rng)
     sp = special_operands(f)
     sa, sb = np.meshgrid(sp, sp, indexing="ij")
@@ -328,7 +328,7 @@ def test_add_e8m23_vs_float32():
     with ``ovf``); every NaN compares by class (our NaN is canonical, NumPy's payload varies)."""
     f = FpFormat(8, 23)
     rng = np.random.default_rng(32)
-    from sim.fp_add import random_operands, special_operands
+    from sim.blocks.fp_add import random_operands, special_operands
     a, b = random_operands(f, 1_000_000, rng)
     sp = special_operands(f)
     sa, sb = np.meshgrid(sp, sp, indexing="ij")

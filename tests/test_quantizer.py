@@ -48,7 +48,7 @@ from golden.quantizer import (MODES, QuantizerConfig, fp32_to_fixed, quantize, q
 from hw.fp32 import Fp32Mul
 from hw.quantizer import Quantizer, RoundLane
 from sim.amaranth_harness import layouts_of, run_amaranth
-from sim.quantizer import boundary_bits, scenario, special_bits, stimulus_bits
+from sim.blocks.quantizer import beats_scenario, boundary_bits, special_bits, stimulus_bits
 
 # --------------------------------------------------------------------------------------------
 # Oracles
@@ -419,7 +419,7 @@ def _run(cfg, inv_scale=1.0, n_beats=80, seed=0, gap=0.3, stall=0.3, inv_bits=No
     dut = Quantizer(cfg)
     rng = np.random.default_rng(seed)
     kw = {} if golden is None else {"golden": golden}
-    sc, data = scenario(cfg, layouts_of(dut), rng, n_beats=n_beats, inv_scale=inv_scale,
+    sc, data = beats_scenario(cfg, layouts_of(dut), rng, n_beats=n_beats, inv_scale=inv_scale,
                         inv_bits=inv_bits, **kw)
     data["dut"] = dut
     return run_amaranth(dut, sc, seed=seed, gap=gap, stall=stall), data
@@ -517,7 +517,7 @@ def test_block_registry_scenario():
     for params in spec.demo_configs:
         cfg = QuantizerConfig(**params)
         dut = spec.component(cfg)
-        sc = spec.scenario(cfg, layouts_of(dut), np.random.default_rng(1), 40)
+        sc = spec.beats_scenario(cfg, layouts_of(dut), np.random.default_rng(1), 40)
         assert sc.vectors >= 40
         res = run_amaranth(dut, sc, seed=2, gap=0.2, stall=0.2)
         assert res.ok, res.mismatches[:5]
@@ -599,7 +599,7 @@ def _cocotb(tmp_path, simulator, cfg, gap, stall, n_beats=50, inv=127.0 / 0.37):
     from hw.toolchain import setup_env
     setup_env()
     dut = Quantizer(cfg)
-    sc, _ = scenario(cfg, layouts_of(dut), np.random.default_rng(8), n_beats=n_beats,
+    sc, _ = beats_scenario(cfg, layouts_of(dut), np.random.default_rng(8), n_beats=n_beats,
                      inv_scale=inv)
     return run_cocotb(cfg, dut, sc, simulator=simulator, build_dir=tmp_path / simulator,
                       seed=4, gap=gap, stall=stall)

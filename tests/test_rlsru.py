@@ -32,7 +32,7 @@ from golden.params import ConfigError
 from golden.rlsru import SCHEMES, RlsruConfig, generate, leap_seed, leap_width, sr
 from hw.rlsru import Rlsru
 from sim.amaranth_harness import layouts_of, run_amaranth
-from sim.rlsru import scenario
+from sim.blocks.rlsru import request_scenario
 from sim.rlsru_sweep import bias_tolerance, chi2_limit, corr_tolerance, predicted_corr
 
 
@@ -253,7 +253,7 @@ def test_hw_matches_golden_with_backpressure(kwargs):
     dut = Rlsru(cfg)
     n = 400
     restarts = np.random.default_rng(4).random(n) < 0.03
-    sc = scenario(cfg, layouts_of(dut), n, restarts)
+    sc = request_scenario(cfg, layouts_of(dut), n, restarts)
     res = run_amaranth(dut, sc, seed=9, gap=0.2, stall=0.3)
     assert res.ok, res.mismatches[:3]
     assert res.checked == n
@@ -268,7 +268,7 @@ def test_cocotb_icarus(tmp_path):
         cfg = RlsruConfig(scheme=scheme)
         comp = Rlsru(cfg)
         restarts = np.random.default_rng(6).random(1000) < 0.02
-        sc = scenario(cfg, layouts_of(comp), 1000, restarts)
+        sc = request_scenario(cfg, layouts_of(comp), 1000, restarts)
         t0 = time.perf_counter()
         res = run_cocotb(cfg, comp, sc, simulator="icarus", build_dir=tmp_path / scheme,
                          seed=13, gap=0.1, stall=0.3)

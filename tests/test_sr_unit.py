@@ -17,7 +17,7 @@ from hw.sr_unit import SrUnit
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.rlsru_sweep import (dependence, independent_samples, predicted_corr, quality,
                              sample_positions)
-from sim.sr_unit import scenario, stimulus
+from sim.blocks.sr_unit import stimulus, stimulus_scenario
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 
@@ -137,7 +137,7 @@ def test_hw_matches_golden_with_gaps_and_stalls(kwargs):
     x = stimulus(cfg, rng, n)
     restarts = rng.random(n) < 0.05
     dut = SrUnit(cfg)
-    sc = scenario(cfg, layouts_of(dut), x, restarts)
+    sc = stimulus_scenario(cfg, layouts_of(dut), x, restarts)
     res = run_amaranth(dut, sc, seed=2, gap=0.25, stall=0.3)
     assert res.ok, res.mismatches[:3]
     assert res.checked == n
@@ -153,7 +153,7 @@ def test_hw_check_detects_ignored_restart():
     restarts = np.zeros(60, bool)
     restarts[30] = True
     dut = SrUnit(cfg)
-    sc = scenario(cfg, layouts_of(dut), x, restarts,
+    sc = stimulus_scenario(cfg, layouts_of(dut), x, restarts,
                   golden=lambda c, xx, flags: run(c, xx, None))
     res = run_amaranth(dut, sc, seed=3, gap=0.2, stall=0.2)
     assert not res.ok

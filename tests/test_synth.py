@@ -35,8 +35,8 @@ def cache(tmp_path_factory):
 
 def _scenario(comp):
     from sim.amaranth_harness import layouts_of
-    from sim.mac_array import scenario
-    sc, _ = scenario(CFG, layouts_of(comp), np.random.default_rng(0), n_tiles=4, K=(1, 8))
+    from sim.blocks.mac_array import tiles_scenario
+    sc, _ = tiles_scenario(CFG, layouts_of(comp), np.random.default_rng(0), n_tiles=4, K=(1, 8))
     return sc
 
 

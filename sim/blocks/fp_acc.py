@@ -8,8 +8,7 @@ import numpy as np
 from golden.dga import FpAccConfig, fp_acc_block
 from golden.params import ConfigError
 from .dga import random_dot
-from .fp_add import dot_product_beats, result_beats
-from .transactors import Scenario
+from ..transactors import Scenario, dot_product_beats, result_beats
 
 __all__ = ["scenario_from_dots", "scenario", "SPEC"]
 
@@ -42,7 +41,7 @@ def _component(cfg):
     return FpAccumulator(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="fp_acc",

@@ -7,9 +7,9 @@ import numpy as np
 from golden.arc import INF_BITS, NEG_INF_BITS, ArcStatsConfig, clip_value, stats_accumulate
 from golden.fp32 import to_bits
 from .quantizer import special_bits
-from .transactors import Scenario, pack
+from ..transactors import Scenario, pack
 
-__all__ = ["gradient_bits", "tensor_beats", "scenario", "host_scenario", "SPEC"]
+__all__ = ["gradient_bits", "tensor_beats", "tensors_scenario", "scenario", "host_scenario", "SPEC"]
 
 
 def gradient_bits(rng: np.random.Generator, n: int, scale=1e-3, specials=0.02) -> np.ndarray:
@@ -51,7 +51,7 @@ def tensor_beats(cfg: ArcStatsConfig, bits, pass2: bool, rng: np.random.Generato
     return beats
 
 
-def scenario(cfg: ArcStatsConfig, layouts, rng: np.random.Generator, tensors, ebase: int,
+def tensors_scenario(cfg: ArcStatsConfig, layouts, rng: np.random.Generator, tensors, ebase: int,
              lo_bits: int = NEG_INF_BITS, hi_bits: int = INF_BITS, drop=0.1, golden=None):
     """A run over ``tensors`` (a list of ``(bits, pass2)``) with fixed registers.
 
@@ -88,11 +88,11 @@ def host_scenario(cfg: ArcStatsConfig, layouts, rng: np.random.Generator, n_tens
     for k in range(n_tensors - 1):
         t = gradient_bits(rng, int(rng.integers(1, 2 * n)))
         tensors += [(t, bool(k % 2)), (t, not bool(k % 2))]
-    sc, res = scenario(cfg, layouts, rng, tensors, info.ebase, lo, hi, drop)
+    sc, res = tensors_scenario(cfg, layouts, rng, tensors, info.ebase, lo, hi, drop)
     return sc, res, info
 
 
-def _scenario_for_cli(cfg, layouts, rng, vectors):
+def scenario(cfg, layouts, rng, vectors):
     n = max(1, vectors // 6)
     sc, _, _ = host_scenario(cfg, layouts, rng, n_tensors=3, n=n)
     return sc
@@ -103,13 +103,13 @@ def _component(cfg):
     return ArcStats(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="arc_stats",
     config=ArcStatsConfig,
     component=_component,
-    scenario=_scenario_for_cli,
+    scenario=scenario,
     summary="ARC statistics unit: pass 1 exact count/sum/sum-of-squares of an FP32 stream over "
             "an exponent window, pass 2 count and largest magnitude of inliers lo <= x <= hi",
     demo_configs=({}, {"lanes": 2}),

@@ -7,8 +7,7 @@ import numpy as np
 
 from golden.int_acc import IntAccConfig, int_acc_block
 from golden.params import ConfigError
-from .fp_add import dot_product_beats, result_beats
-from .transactors import Scenario
+from ..transactors import Scenario, dot_product_beats, result_beats
 
 __all__ = ["random_int_dot", "scenario_from_dots", "scenario", "SPEC"]
 
@@ -56,7 +55,7 @@ def _component(cfg):
     return IntAccumulator(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="int_acc",

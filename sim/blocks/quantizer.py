@@ -6,9 +6,9 @@ import numpy as np
 
 from golden.fp32 import EXP_MASK, SIGN_MASK, from_bits, to_bits
 from golden.quantizer import QuantizerConfig, QuantizerTiming, quantize_bits
-from .transactors import Scenario, pack
+from ..transactors import Scenario, pack
 
-__all__ = ["special_bits", "boundary_bits", "stimulus_bits", "scenario", "TYPICAL_INV_SCALES",
+__all__ = ["special_bits", "boundary_bits", "stimulus_bits", "beats_scenario", "scenario", "TYPICAL_INV_SCALES",
            "SPEC"]
 
 #: reciprocal scales used by random scenarios: ordinary fp32(127/max|g|) values and powers of two
@@ -91,7 +91,7 @@ def stimulus_bits(rng: np.random.Generator, n: int, inv_scale) -> np.ndarray:
     return rng.permutation(out).astype(np.int64)
 
 
-def scenario(cfg: QuantizerConfig, layouts, rng: np.random.Generator, n_beats=64,
+def beats_scenario(cfg: QuantizerConfig, layouts, rng: np.random.Generator, n_beats=64,
              inv_scale=1.0, inv_bits=None, x_bits=None, rnd=None, golden=quantize_bits):
     """A run of ``n_beats`` beats of ``cfg.lanes`` inputs with the reciprocal scale ``inv_scale``.
 
@@ -137,10 +137,10 @@ def scenario(cfg: QuantizerConfig, layouts, rng: np.random.Generator, n_beats=64
     return sc, data
 
 
-def _scenario_for_cli(cfg, layouts, rng, vectors):
+def scenario(cfg, layouts, rng, vectors):
     n = max(1, -(-vectors // cfg.lanes))
     inv = float(rng.choice(TYPICAL_INV_SCALES))
-    sc, _ = scenario(cfg, layouts, rng, n_beats=n, inv_scale=inv)
+    sc, _ = beats_scenario(cfg, layouts, rng, n_beats=n, inv_scale=inv)
     return sc
 
 
@@ -149,13 +149,13 @@ def _component(cfg):
     return Quantizer(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="quantizer",
     config=QuantizerConfig,
     component=_component,
-    scenario=_scenario_for_cli,
+    scenario=scenario,
     summary="P FP32 -> INT8 quantizer lanes: x * inv_scale (IEEE RNE, flush-to-zero), then RNE, "
             "RTZ or SR_F with a swappable random-source stream, saturated to [-127, 127]",
     demo_configs=({}, {"mode": "rtz"}, {"mode": "sr"}),

@@ -1,8 +1,18 @@
-"""The block registry: every ``sim/<block>.py`` module that defines ``SPEC`` is a block.
+"""The block registry: every module in ``sim/blocks/`` that defines ``SPEC`` is a block.
 
 A block is one config class (``golden/<block>.py``), one component (``hw/<block>.py``) and one
-scenario builder (``sim/<block>.py``); the CLI, the generic tests and the bench find blocks here,
-so adding a block never edits a shared list.
+module here (``sim/blocks/<block>.py``) with its scenario builder; the CLI, the generic tests and
+the bench find blocks here, so adding a block never edits a shared list. Studies and tools live
+in ``sim/`` beside this package, so discovering blocks never imports them.
+
+The contract of a block module
+------------------------------
+``SPEC = BlockSpec(...)`` with
+
+* ``scenario(cfg, layouts, rng, vectors) -> sim.transactors.Scenario`` -- random stimulus with
+  golden expectations and, for every output stream, the output cycles from the config's cycle
+  model (``cfg.out_cycles(lengths)``, :class:`golden.params.BlockConfig`);
+* optionally ``bench(report)`` -- a block-specific section of ``make bench``.
 """
 
 from __future__ import annotations
@@ -33,7 +43,8 @@ class BlockSpec:
         ``scenario(cfg, layouts, rng, vectors) -> sim.transactors.Scenario``: random stimulus
         with golden expectations; ``layouts`` maps stream names to payload field lists;
         ``rng`` is a ``numpy.random.Generator``; ``vectors`` is the requested number of checked
-        output items (the builder may round up).
+        output items (the builder may round up). The scenario carries ``out_cycles`` for every
+        output stream.
     summary : str
         One line for ``lobit blocks``.
     demo_configs : tuple of dict
@@ -42,6 +53,8 @@ class BlockSpec:
         Parameters for the gate-level netlist rung of the generic ladder test, where the default
         configuration would make an iCE40 netlist too slow to synthesize and simulate in the
         normal suite (for example one lane instead of four); empty means the defaults.
+    bench : callable or None
+        ``bench(report)``: adds the block's own section to ``make bench``'s report dict.
     """
     name: str
     config: type
@@ -50,15 +63,16 @@ class BlockSpec:
     summary: str
     demo_configs: tuple = field(default_factory=lambda: ({},))
     netlist_params: dict = field(default_factory=dict)
+    bench: Callable | None = None
 
 
 def all_blocks() -> dict:
-    import sim
+    """``{name: BlockSpec}`` of every module in this package that defines ``SPEC``."""
     specs = {}
-    for mod in sorted(pkgutil.iter_modules(sim.__path__), key=lambda m: m.name):
-        if mod.name.startswith("_") or mod.name in ("cli", "blocks", "cocotb_tb"):
+    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if mod.name.startswith("_"):
             continue
-        module = importlib.import_module(f"sim.{mod.name}")
+        module = importlib.import_module(f"{__name__}.{mod.name}")
         spec = getattr(module, "SPEC", None)
         if isinstance(spec, BlockSpec):
             specs[spec.name] = spec
@@ -66,6 +80,7 @@ def all_blocks() -> dict:
 
 
 def get_block(name: str) -> BlockSpec:
+    """The :class:`BlockSpec` of block ``name``; :class:`ConfigError` names the known blocks."""
     blocks = all_blocks()
     if name not in blocks:
         raise ConfigError(f"unknown block {name!r}: known blocks are {', '.join(sorted(blocks))}.")

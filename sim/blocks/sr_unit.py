@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from golden.sr_unit import SrUnitConfig, run
-from .transactors import Scenario, pack
+from ..transactors import Scenario, pack
 
-__all__ = ["stimulus", "scenario", "SPEC"]
+__all__ = ["stimulus", "stimulus_scenario", "scenario", "SPEC"]
 
 
 def stimulus(cfg: SrUnitConfig, rng: np.random.Generator, n_beats: int) -> np.ndarray:
@@ -33,7 +33,7 @@ def stimulus(cfg: SrUnitConfig, rng: np.random.Generator, n_beats: int) -> np.nd
     return x[:n].reshape(n_beats, cfg.lanes).astype(np.int64)
 
 
-def scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run) -> Scenario:
+def stimulus_scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run) -> Scenario:
     """Input beats ``x`` (``[beat, lane]`` integers, optional ``restarts``) and golden outputs.
 
     Output beat ``t`` is due in the cycle of input beat ``t``; ``golden`` computes the
@@ -51,9 +51,9 @@ def scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run) -> Scenar
                     out_cycles={"out": list(range(n))}, vectors=int(x.size))
 
 
-def _scenario_for_cli(cfg, layouts, rng: np.random.Generator, vectors):
+def scenario(cfg, layouts, rng: np.random.Generator, vectors):
     n = max(1, -(-vectors // cfg.lanes))
-    return scenario(cfg, layouts, stimulus(cfg, rng, n), rng.random(n) < 0.02)
+    return stimulus_scenario(cfg, layouts, stimulus(cfg, rng, n), rng.random(n) < 0.02)
 
 
 def _component(cfg):
@@ -61,13 +61,13 @@ def _component(cfg):
     return SrUnit(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="sr_unit",
     config=SrUnitConfig,
     component=_component,
-    scenario=_scenario_for_cli,
+    scenario=scenario,
     summary="RLSRU random source + P SR_F stages on fixed-point inputs, saturated to INT8; "
             "synthesized per reuse scheme by sim.rlsru_sweep",
     demo_configs=({}, {"scheme": "per_lane"}),

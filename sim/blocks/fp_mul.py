@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from golden.fp_mul import FpMulConfig, fp_mul_block
-from .fp_add import pack_columns, special_operands
-from .transactors import Scenario
+from .fp_add import special_operands
+from ..transactors import Scenario, pack_columns
 
 __all__ = ["all_pairs", "random_operands", "scenario_from_operands", "scenario", "SPEC"]
 
@@ -54,7 +54,7 @@ def _component(cfg):
     return FpMul(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="fp_mul",

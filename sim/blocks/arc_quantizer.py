@@ -8,9 +8,9 @@ from golden.arc import ArcQuantizerConfig, ArcStatsConfig, arc_quantize_bits, ar
 from golden.fp32 import EXP_MASK, SIGN_MASK, from_bits, to_bits
 from .arc_stats import gradient_bits
 from .quantizer import boundary_bits, special_bits
-from .transactors import Scenario, pack
+from ..transactors import Scenario, pack
 
-__all__ = ["clip_boundary_bits", "stimulus_bits", "scenario", "SPEC"]
+__all__ = ["clip_boundary_bits", "stimulus_bits", "beats_scenario", "scenario", "SPEC"]
 
 
 def clip_boundary_bits(c_bits: int) -> np.ndarray:
@@ -35,7 +35,7 @@ def stimulus_bits(rng: np.random.Generator, n: int, c_bits: int, inv_bits: int) 
     return rng.permutation(out).astype(np.int64)
 
 
-def scenario(cfg: ArcQuantizerConfig, layouts, rng: np.random.Generator, n_beats=64, x_bits=None,
+def beats_scenario(cfg: ArcQuantizerConfig, layouts, rng: np.random.Generator, n_beats=64, x_bits=None,
              c_bits=None, inv_bits=None, rne=False, golden=arc_quantize_bits):
     """``n_beats`` beats quantized with the registers ``c_bits``/``inv_bits``.
 
@@ -75,9 +75,9 @@ def scenario(cfg: ArcQuantizerConfig, layouts, rng: np.random.Generator, n_beats
     return sc, data
 
 
-def _scenario_for_cli(cfg, layouts, rng, vectors):
+def scenario(cfg, layouts, rng, vectors):
     n = max(1, -(-vectors // cfg.lanes))
-    sc, _ = scenario(cfg, layouts, rng, n_beats=n, rne=bool(cfg.adaptive and rng.random() < 0.5))
+    sc, _ = beats_scenario(cfg, layouts, rng, n_beats=n, rne=bool(cfg.adaptive and rng.random() < 0.5))
     return sc
 
 
@@ -86,13 +86,13 @@ def _component(cfg):
     return ArcQuantizer(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="arc_quantizer",
     config=ArcQuantizerConfig,
     component=_component,
-    scenario=_scenario_for_cli,
+    scenario=scenario,
     summary="ARC lanes: clip FP32 to +-c, x * inv_scale (IEEE RNE, flush-to-zero), round toward "
             "zero (or RNE by a run-time select when adaptive) to [-127, 127]",
     demo_configs=({}, {"adaptive": True}),

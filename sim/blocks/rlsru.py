@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from golden.rlsru import RlsruConfig, generate
-from .transactors import Scenario, pack
+from ..transactors import Scenario, pack
 
-__all__ = ["scenario", "bench", "SPEC"]
+__all__ = ["request_scenario", "scenario", "bench", "SPEC"]
 
 
-def scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None) -> Scenario:
+def request_scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None) -> Scenario:
     """``n_beats`` requests (``restarts``: optional bool per request) and the golden beats.
 
     Output beat ``t`` is due in the cycle of request ``t``; ``vectors`` counts the random
@@ -24,10 +24,10 @@ def scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None) -> Scenario
                     out_cycles={"out": list(range(n_beats))}, vectors=n_beats * cfg.lanes)
 
 
-def _scenario_for_cli(cfg, layouts, rng: np.random.Generator, vectors):
+def scenario(cfg, layouts, rng: np.random.Generator, vectors):
     n = max(1, -(-vectors // cfg.lanes))
     restarts = rng.random(n) < 0.02
-    return scenario(cfg, layouts, n, restarts)
+    return request_scenario(cfg, layouts, n, restarts)
 
 
 def bench(report):
@@ -37,7 +37,7 @@ def bench(report):
     writes ``bench/rlsru_sweep.json`` and ``docs/img/rlsru_sweep.png``, and adds the per-scheme
     numbers at every P and the goal verdict to ``report``.
     """
-    from .rlsru_sweep import JSON_PATH, PNG_PATH, run_sweep, write
+    from ..rlsru_sweep import JSON_PATH, PNG_PATH, run_sweep, write
     from hw.toolchain import REPO
     sweep = write(run_sweep())
     report["rlsru"] = {
@@ -63,13 +63,14 @@ def _component(cfg):
     return Rlsru(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="rlsru",
     config=RlsruConfig,
     component=_component,
-    scenario=_scenario_for_cli,
+    scenario=scenario,
+    bench=bench,
     summary="RLSRU random source: F-bit random numbers for P SR lanes per beat; schemes "
             "per_lane, leap (leap-forward), split (state-bit reuse), replay (split + restart)",
     demo_configs=({}, {"scheme": "per_lane"}, {"scheme": "leap"}, {"scheme": "replay"}),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from golden.lfsr import LfsrConfig, beat_states
-from .transactors import Scenario, pack
+from ..transactors import Scenario, pack
 
-__all__ = ["expected_beats", "scenario", "SPEC"]
+__all__ = ["expected_beats", "request_scenario", "scenario", "SPEC"]
 
 
 def expected_beats(cfg: LfsrConfig, n_beats: int, restarts=None):
@@ -18,7 +18,7 @@ def expected_beats(cfg: LfsrConfig, n_beats: int, restarts=None):
     return [[int(s) for s in row] for row in states]
 
 
-def scenario(cfg: LfsrConfig, layouts, n_beats: int, restarts=None) -> Scenario:
+def request_scenario(cfg: LfsrConfig, layouts, n_beats: int, restarts=None) -> Scenario:
     """A run of ``n_beats`` requests, compared beat by beat with the golden model.
 
     ``restarts`` (optional bool sequence, one per request) sets the ``restart`` bit of the
@@ -33,10 +33,10 @@ def scenario(cfg: LfsrConfig, layouts, n_beats: int, restarts=None) -> Scenario:
                     vectors=n_beats * cfg.steps_per_cycle)
 
 
-def _scenario_for_cli(cfg, layouts, rng: np.random.Generator, vectors):
+def scenario(cfg, layouts, rng: np.random.Generator, vectors):
     n = max(1, -(-vectors // cfg.steps_per_cycle))
     restarts = rng.random(n) < 0.01
-    return scenario(cfg, layouts, n, restarts)
+    return request_scenario(cfg, layouts, n, restarts)
 
 
 def _component(cfg):
@@ -44,13 +44,13 @@ def _component(cfg):
     return Lfsr(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="lfsr",
     config=LfsrConfig,
     component=_component,
-    scenario=_scenario_for_cli,
+    scenario=scenario,
     summary="maximal-length Fibonacci/Galois LFSR (widths 2..64, XAPP052 taps), k leap-forward "
             "steps per beat, one output beat per request (restart = replay from the seed)",
     demo_configs=({}, {"form": "galois"}, {"width": 32, "steps_per_cycle": 8}),

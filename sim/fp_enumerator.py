@@ -1,4 +1,9 @@
-"""Transactions of the FP(e, m) adder: operand pairs -> input beats, golden sums -> output beats."""
+"""Self-checked enumerating run of the FP(e, m) adder on Verilator (the exhaustive hardware check).
+
+A generated Verilog wrapper enumerates operand pairs inside the simulator, one per cycle, and
+writes every result; :func:`run_enumerated` compares them with the golden model. This is how all
+2^24 FP12 pairs run through the emitted Verilog in about two minutes (``make verify-exhaustive``).
+"""
 
 from __future__ import annotations
 
@@ -7,130 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from golden.fp_add import FpAddConfig, fp_add_block
-from golden.minifloat import FpFormat, classify, encode
-from .transactors import Scenario
 
-__all__ = ["pack_columns", "special_operands", "random_operands", "scenario_from_operands",
-           "scenario", "enumeration_wrapper", "build_enumerator", "run_enumerated", "SPEC"]
+__all__ = ["enumeration_wrapper", "build_enumerator", "run_enumerated"]
 
 
-def dot_product_beats(fields, dots, width=None) -> list:
-    """Input beats ``{data, last}`` of an accumulator for a list of dot products (addend arrays);
-    with ``width`` the addends are masked to that many bits (two's complement)."""
-    data = np.concatenate([np.asarray(d, dtype=np.int64) for d in dots])
-    if width is not None:
-        data = data & ((1 << width) - 1)
-    last = np.concatenate([np.arange(len(d)) == len(d) - 1 for d in dots]).astype(np.int64)
-    return pack_columns(fields, {"data": data, "last": last})
+def _component(cfg):
+    from hw.fp_add import FpAdd
+    return FpAdd(cfg)
 
-
-def result_beats(fields, results, names):
-    """Output beats of one result per dot product; returns ``(beats, {name: column})``."""
-    cols = {n: np.array([int(getattr(r, n)[0]) for r in results]) for n in names}
-    return pack_columns(fields, cols), cols
-
-
-def pack_columns(fields, columns) -> list:
-    """Pack payload fields given as equal-length integer arrays into a list of packed ints.
-
-    ``fields`` is a layout from the sidecar/:func:`hw.emit.layout_fields` (top-level fields only);
-    ``columns`` maps each field name to an array. Vectorized form of :func:`sim.transactors.pack`.
-    """
-    word = None
-    for f in fields:
-        name = f["path"][0]
-        col = np.asarray(columns[name]).astype(np.int64)
-        w = f["width"]
-        if col.size and (col.min() < 0 or col.max() >= (1 << w)):
-            raise ValueError(f"payload field {name} holds a value out of range: allowed values "
-                             f"are 0..{(1 << w) - 1}.")
-        part = col << f["offset"]
-        word = part if word is None else word | part
-    return [int(v) for v in word.tolist()]
-
-
-def special_operands(fmt: FpFormat) -> np.ndarray:
-    """Bit patterns of every special class, both signs: zeros, smallest/largest subnormal,
-    smallest normal and its neighbours, one, largest finite and its neighbour, and (with
-    ``inf_nan``) Inf, the canonical NaN and the NaNs with the smallest and largest payload."""
-    m = fmt.m
-    mags = {0, 1, (1 << m) - 1, 1 << m, (1 << m) + 1, fmt.bias << m, (fmt.bias << m) + 1,
-            fmt.max_code, fmt.max_code - 1}
-    if fmt.inf_nan:
-        mags |= {fmt.inf_code, fmt.nan_code, fmt.inf_code + 1, fmt.inf_code | ((1 << m) - 1)}
-    mags = sorted(v for v in mags if 0 <= v <= fmt.mag_mask)
-    return np.array(mags + [v | fmt.sign_bit for v in mags], dtype=np.int64)
-
-
-def random_operands(fmt: FpFormat, n: int, rng: np.random.Generator):
-    """``n`` operand pairs ``(a, b)`` mixing uniform codes with the hard cases.
-
-    About 35% uniform random patterns; 15% one special operand (see :func:`special_operands`);
-    10% both special; 10% cancellations (``b`` = ``-a`` up to a few codes); 10% exact ties
-    (``b = +-1/2`` or ``+-3/2`` ulp of ``a``); 10% near exponents (difference 0..m+3);
-    10% near the saturation point (``a`` within a few codes of max, ``b`` of a similar size).
-    """
-    full = 1 << fmt.width
-    sp = special_operands(fmt)
-    a = rng.integers(0, full, n, dtype=np.int64)
-    b = rng.integers(0, full, n, dtype=np.int64)
-    kind = rng.choice(8, size=n, p=[0.35, 0.15, 0.10, 0.10, 0.10, 0.10, 0.05, 0.05])
-    k = kind == 1
-    a[k] = rng.choice(sp, k.sum())
-    k = kind == 2
-    a[k] = rng.choice(sp, k.sum())
-    b[k] = rng.choice(sp, k.sum())
-    k = kind == 3
-    off = rng.integers(-3, 4, k.sum())
-    b[k] = np.clip((a[k] & fmt.mag_mask) + off, 0, fmt.max_code) | ((a[k] ^ fmt.sign_bit) & fmt.sign_bit)
-    k = np.flatnonzero(kind == 4)
-    if k.size:
-        ca = classify(fmt, a[k])
-        a[k] = np.where(ca["nan"] | ca["inf"], a[k] & ~(1 << (fmt.e + fmt.m - 1)), a[k])
-        ca = classify(fmt, a[k])
-        mult = rng.choice([1.0, 3.0], k.size)
-        sgn = rng.choice([-1.0, 1.0], k.size)
-        v = sgn * mult * np.ldexp(1.0, (ca["q"] - 1).astype(np.int64))
-        bb, _ = encode(fmt, v, "rtz")
-        b[k] = bb
-    k = np.flatnonzero(kind == 5)
-    if k.size:
-        ea = (a[k] >> fmt.m) & fmt.exp_ones
-        eb = np.clip(ea - rng.integers(0, fmt.m + 4, k.size), 0, fmt.exp_ones)
-        b[k] = (b[k] & (fmt.sign_bit | ((1 << fmt.m) - 1))) | (eb << fmt.m)
-    k = np.flatnonzero(kind == 6)
-    if k.size:
-        a[k] = (fmt.max_code - rng.integers(0, 4, k.size)) | (rng.integers(0, 2, k.size) << (fmt.e + fmt.m))
-        b[k] = (fmt.max_code - rng.integers(0, 3 << fmt.m, k.size)) | (a[k] & fmt.sign_bit)
-    k = np.flatnonzero(kind == 7)
-    if k.size:
-        a[k] = fmt.max_code | (rng.integers(0, 2, k.size) << (fmt.e + fmt.m))
-        b[k] = rng.integers(0, full, k.size)
-    return a, b
-
-
-def scenario_from_operands(cfg: FpAddConfig, layouts, a, b) -> Scenario:
-    """A scenario for explicit operand arrays, expectations from the golden model."""
-    res = fp_add_block(cfg, a, b)
-    beats = pack_columns(layouts["inp"], {"a": a, "b": b})
-    outs = pack_columns(layouts["out"], {"bits": res.bits, "nan": res.nan, "ovf": res.ovf})
-    n = len(beats)
-    return Scenario(inputs={"inp": beats}, outputs={"out": outs},
-                    out_cycles={"out": cfg.out_cycles(n)}, vectors=n,
-                    check_ports={"nan_seen": int(res.nan.any()), "overflow": int(res.ovf.any())})
-
-
-def scenario(cfg: FpAddConfig, layouts, rng: np.random.Generator, vectors: int) -> Scenario:
-    """``vectors`` random operand pairs from :func:`random_operands`."""
-    a, b = random_operands(cfg.fmt, int(vectors), rng)
-    return scenario_from_operands(cfg, layouts, a, b)
-
-
-# --- enumerating self-checked run on Verilator (the exhaustive FP12 hardware check) -----------
 
 _WRAPPER = "lobit_fp_add_enum"
 
-_MAIN_CPP = f"""// lobit: clock driver of the enumerating fp_add testbench (generated by sim/fp_add.py)
+_MAIN_CPP = f"""// lobit: clock driver of the enumerating fp_add testbench (generated by sim/fp_enumerator.py)
 #include "V{_WRAPPER}.h"
 #include "verilated.h"
 int main(int argc, char** argv) {{
@@ -165,7 +58,7 @@ def enumeration_wrapper(cfg: FpAddConfig) -> str:
     w = cfg.fmt.width
     pw = 2 * w
     ow = w + 2
-    return f"""// lobit: enumerating testbench for {cfg.module_name} (generated by sim/fp_add.py)
+    return f"""// lobit: enumerating testbench for {cfg.module_name} (generated by sim/fp_enumerator.py)
 module {_WRAPPER}(input clk);
   reg [1:0] rst_count = 2'd0;
   wire rst = rst_count != 2'd3;
@@ -349,20 +242,3 @@ def run_enumerated(cfg: FpAddConfig, *, start=0, count=None, stride=1, workdir,
             "check_seconds": round(t3 - t2, 2)}
 
 
-def _component(cfg):
-    from hw.fp_add import FpAdd
-    return FpAdd(cfg)
-
-
-from .blocks import BlockSpec  # noqa: E402
-
-SPEC = BlockSpec(
-    name="fp_add",
-    config=FpAddConfig,
-    component=_component,
-    scenario=scenario,
-    summary="parameterized FP(e, m) adder (default FP12 E5M6): align with guard/round/sticky, "
-            "add, normalize, round RNE/RTZ; saturating, IEEE Inf/NaN or no-Inf/NaN mode",
-    demo_configs=({}, {"pipelined": True}, {"exp_bits": 6, "man_bits": 5},
-                  {"exp_bits": 4, "man_bits": 3}, {"rounding": "rtz"}),
-)

@@ -7,8 +7,8 @@ import numpy as np
 from golden.dga import DgaConfig, dga_block
 from golden.minifloat import FpFormat, encode
 from golden.params import ConfigError
-from .fp_add import dot_product_beats, result_beats, special_operands
-from .transactors import Scenario
+from .fp_add import special_operands
+from ..transactors import Scenario, dot_product_beats, result_beats
 
 __all__ = ["random_dot", "scenario_from_dots", "scenario", "ACCUMULATORS", "measure_accumulators",
            "bench", "SPEC"]
@@ -115,7 +115,7 @@ def measure_accumulators(workdir, fmax=True, say=print) -> dict:
         ``goal`` and ``goal_met`` (at least 50 % fewer LUTs).
     """
     from hw.synth import synthesize
-    from .blocks import get_block
+    from . import get_block
     rows = {}
     for key, block, params, desc in ACCUMULATORS:
         spec = get_block(block)
@@ -155,13 +155,14 @@ def _component(cfg):
     return DgaAccumulator(cfg)
 
 
-from .blocks import BlockSpec  # noqa: E402
+from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="dga",
     config=DgaConfig,
     component=_component,
     scenario=scenario,
+    bench=bench,
     summary="dynamic group accumulator (default FP12 E5M6): intra-/inter-group FP registers, "
             "group-size register (static G, DGA G = 2^round(log2 sqrt N), or data-driven "
             "DGA-exp), one addend per cycle",
