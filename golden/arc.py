@@ -109,6 +109,7 @@ class ArcStatsConfig(BlockConfig):
         Param("count_bits", int, 20, "width of the saturating element counters", lo=4, hi=40),
     )
     TAGS = {"lanes": "l", "window": "w", "count_bits": "n"}
+    TRANSACTION = "tensor (its beats up to last)"
 
     @property
     def fix_width(self) -> int:
@@ -150,15 +151,12 @@ class ArcQuantizerConfig(BlockConfig):
         Param("pipelined", bool, True, "register the FP32 product before the rounder (+1 cycle)"),
     )
     TAGS = {"lanes": "l", "adaptive": "a", "pipelined": "p"}
+    TIMING_NOTE = "latency = 1 (output register) + 1 with pipelined (product register)"
 
     @property
     def latency(self) -> int:
         """Cycles from an input beat's transfer to its output beat's transfer (no stalls)."""
         return 1 + int(self.pipelined)
-
-    def out_cycles(self, n_beats: int) -> list:
-        """Cycle of each output transfer for ``n_beats`` back-to-back input beats."""
-        return [i + self.latency for i in range(n_beats)]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .minifloat import MAN_BITS_MAX, FpFormat, fp_add
-from .params import BlockConfig, DotProductTiming, ConfigError, Param
+from .params import BlockConfig, ConfigError, Param
 
 __all__ = ["DgaConfig", "FpAccConfig", "fp_acc_block", "DgaResult", "VARIANTS", "GROUP_SIZE_MAX", "dga_group_size",
            "accumulate", "exp_field", "acc_seq", "acc_group", "acc_dga", "acc_dga_exp", "dga_block"]
@@ -56,7 +56,7 @@ VARIANTS = ("static", "dga", "dga_exp")
 GROUP_SIZE_MAX = 4096
 
 
-class DgaConfig(DotProductTiming, BlockConfig):
+class DgaConfig(BlockConfig):
     """Parameters of the DGA accumulator (defaults: FP12 E5M6, RNE, variant ``dga``)."""
     BLOCK = "dga"
     PARAMS = (
@@ -78,6 +78,8 @@ class DgaConfig(DotProductTiming, BlockConfig):
     )
     TAGS = {"exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf", "variant": "",
             "group_size": "g", "threshold": "t", "gmax": "gmax"}
+    TRANSACTION = "dot product"
+    THROUGHPUT = "1 addend per cycle, dot products back to back"
 
     @property
     def fmt(self) -> FpFormat:
@@ -102,7 +104,7 @@ class DgaConfig(DotProductTiming, BlockConfig):
 
 
 
-class FpAccConfig(DotProductTiming, BlockConfig):
+class FpAccConfig(BlockConfig):
     """Parameters of the sequential FP(e, m) accumulator ``fp_acc`` (defaults: FP12 E5M6, RNE).
 
     One adder, ``S = fp_add(S, v)`` per addend (:func:`acc_seq`); the comparison baseline of the
@@ -119,6 +121,8 @@ class FpAccConfig(DotProductTiming, BlockConfig):
               "no-Inf/NaN mode)"),
     )
     TAGS = {"exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf"}
+    TRANSACTION = "dot product"
+    THROUGHPUT = "1 addend per cycle, dot products back to back"
 
     @property
     def fmt(self) -> FpFormat:

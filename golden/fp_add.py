@@ -30,6 +30,8 @@ class FpAddConfig(BlockConfig):
     )
     TAGS = {"exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf",
             "pipelined": "p"}
+    TRANSACTION = "operand pair"
+    TIMING_NOTE = "latency = 1 (registered output) + 1 with pipelined; one result per cycle"
 
     @property
     def fmt(self) -> FpFormat:
@@ -40,10 +42,6 @@ class FpAddConfig(BlockConfig):
     def latency(self) -> int:
         """Cycles from an input transfer to its result's transfer (output always ready)."""
         return 1 + int(self.pipelined)
-
-    def out_cycles(self, n: int) -> list:
-        """Cycle of each of ``n`` results when the input is always valid and the output ready."""
-        return [i + self.latency for i in range(n)]
 
 
 def fp_add_block(cfg: FpAddConfig, a, b) -> FpResult:

@@ -39,6 +39,8 @@ class FpMulConfig(BlockConfig):
     )
     TAGS = {"a_exp": "ae", "a_man": "am", "b_exp": "be", "b_man": "bm", "inf_nan": "inf",
             "pipelined": "p"}
+    TRANSACTION = "operand pair"
+    TIMING_NOTE = "latency = 1 (registered output) + 1 with pipelined; one product per cycle"
 
     def _check(self):
         for name, e, m in (("a", self.a_exp, self.a_man), ("b", self.b_exp, self.b_man)):
@@ -64,9 +66,11 @@ class FpMulConfig(BlockConfig):
         """Cycles from an input transfer to its product's transfer (output always ready)."""
         return 1 + int(self.pipelined)
 
-    def out_cycles(self, n: int) -> list:
-        """Cycle of each of ``n`` products when the input is always valid and the output ready."""
-        return [i + self.latency for i in range(n)]
+    def _timing_extra(self) -> dict:
+        """The exact product format, recorded in the sidecar next to the timing."""
+        fo = self.fmt_out
+        return {"product_format": {"exp_bits": fo.e, "man_bits": fo.m, "bias": fo.bias,
+                                   "inf_nan": fo.inf_nan}}
 
 
 def fp_mul_block(cfg: FpMulConfig, a, b) -> FpResult:

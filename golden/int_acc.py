@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import BlockConfig, DotProductTiming, ConfigError, Param
+from .params import BlockConfig, ConfigError, Param
 
 __all__ = ["IntAccConfig", "IntAccResult", "int_accumulate", "int_acc_block", "to_signed"]
 
 
-class IntAccConfig(DotProductTiming, BlockConfig):
+class IntAccConfig(BlockConfig):
     """Parameters of the integer accumulator (defaults: 16-bit addends into INT32)."""
     BLOCK = "int_acc"
     PARAMS = (
@@ -36,6 +36,8 @@ class IntAccConfig(DotProductTiming, BlockConfig):
               lo=2, hi=48),
     )
     TAGS = {"in_bits": "i", "acc_bits": "a"}
+    TRANSACTION = "dot product"
+    THROUGHPUT = "1 addend per cycle, dot products back to back"
 
     def _check(self):
         if self.in_bits > self.acc_bits:

@@ -99,6 +99,12 @@ class LfsrConfig(BlockConfig):
               "truncated to width bits)", lo=0, hi=(1 << 64) - 1),
     )
     TAGS = {"width": "w", "form": "", "steps_per_cycle": "k", "seed": "s"}
+    TRANSACTION = "request"
+    THROUGHPUT = "1 request per cycle"
+    TIMING_NOTE = ("out.valid = inp.valid and inp.ready = out.ready (combinational); beat t "
+                   "carries s_{t*k+1..t*k+k}; the state advances only on a transfer")
+    #: the output beat of a request is transferred in the request's cycle
+    latency = 0
 
     def __init__(self, **kwargs):
         if "seed" not in kwargs:

@@ -6,9 +6,10 @@ Three things live here, all shared with the hardware in :mod:`hw.mac_array`:
 * :func:`gemm_tile` -- the exact integer result of one tile (int64 internally, then the
   hardware's overflow policy applied step by step in the hardware's k order), with the
   per-row overflow flags the hardware reports;
-* :class:`MacArrayTiming` -- the cycle model: the exact cycle at which every output row of every
-  tile leaves the hardware when the input stream is always valid and the output always ready,
-  plus tiling helpers for an M x K x N GEMM.
+* the cycle model, on the config (:meth:`MacArrayConfig.out_cycles`,
+  :meth:`MacArrayConfig.gemm_cycles`): the exact cycle at which every output row of every tile
+  leaves the hardware when the input stream is always valid and the output always ready, plus
+  tiling helpers for an M x K x N GEMM.
 
 Overflow policy
 ---------------
@@ -28,7 +29,7 @@ import numpy as np
 
 from .params import BlockConfig, ConfigError, Param
 
-__all__ = ["MacArrayConfig", "gemm_tile", "MacArrayTiming", "tile_gemm", "assemble_gemm",
+__all__ = ["MacArrayConfig", "gemm_tile", "tile_gemm", "assemble_gemm",
            "random_tile", "scalesim_os_paper_cycles"]
 
 
@@ -53,6 +54,79 @@ class MacArrayConfig(BlockConfig):
             raise ConfigError(f"mac_array parameter acc_width={self.acc_width} is out of range: "
                               f"allowed values are {need}..64 for a_width={self.a_width}, "
                               f"b_width={self.b_width}.")
+
+    TRANSACTION = "tile"
+    THROUGHPUT = "1 input beat (one k step of a tile) per cycle; tiles back to back"
+
+    # --- cycle model ---------------------------------------------------------------------------
+    # Cycle 0 is the cycle in which the first input beat is transferred. With the input always
+    # valid and the output always ready:
+    # * the last beat of tile t is transferred in cycle T_t = (K - 1) + t * max(K, S), where
+    #   S = max(rows, cols) is the minimum spacing between the last beats of two tiles (the array
+    #   holds the next tile's last beat back if it would overwrite results not yet drained);
+    # * output row i of tile t is transferred in cycle T_t + latency + i, latency = cols + 1
+    #   (+1 with pipelined): one input register, the i + j skew that reaches PE(i, cols-1) after
+    #   cols - 1 more cycles, and the registered row-ready flag.
+    # A GEMM of F tiles therefore takes F*max(K, S) - max(K, S) + K + latency + rows - 1 cycles
+    # from the first input to the last output; for K >= S that is F*K + cols + rows (+1
+    # pipelined): fill and drain are paid once, not per tile.
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the transfer of a tile's last input beat to the transfer of its row 0."""
+        return self.cols + 1 + int(self.pipelined)
+
+    @property
+    def spacing(self) -> int:
+        """Minimum number of cycles between the last beats of consecutive tiles."""
+        return max(self.rows, self.cols)
+
+    def last_beat_cycles(self, Ks) -> list:
+        """Cycle of each tile's last input beat for tiles of lengths ``Ks`` streamed back to back."""
+        out, t = [], -1
+        for i, K in enumerate(Ks):
+            if K < 1:
+                raise ConfigError(f"mac_array tile length K={K} is out of range: allowed values are >= 1.")
+            t = K - 1 if i == 0 else t + max(K, self.spacing)
+            out.append(t)
+        return out
+
+    def row_cycles(self, Ks) -> np.ndarray:
+        """Array ``[tile, row]`` of the cycle in which each output row is transferred."""
+        last = np.array(self.last_beat_cycles(Ks), dtype=np.int64)
+        return last[:, None] + self.latency + np.arange(self.rows)[None, :]
+
+    def out_cycles(self, lengths) -> list:
+        """Cycle of every output row transfer for tiles of ``lengths`` (K per tile), in order."""
+        return [int(c) for c in self.row_cycles(lengths).reshape(-1)]
+
+    def timing_formula(self) -> str:
+        return (f"cycle 0 = first input transfer; the last beat of tile t is transferred in cycle "
+                f"T_t = (K-1) + t*max(K, {self.spacing}); output row i of tile t in cycle "
+                f"T_t + {self.latency} + i (latency = cols + 1, +1 pipelined); input always valid, "
+                f"output always ready")
+
+    def _timing_extra(self) -> dict:
+        return {"spacing": self.spacing}
+
+    def gemm_cycles(self, M, K, N) -> dict:
+        """Cycle model of ``(M x K) @ (K x N)`` tiled on the array.
+
+        Returns a dict with ``tiles``, ``cycles`` (first input to last output, inclusive),
+        ``utilization`` (useful MACs / (rows*cols*cycles)), and ``out_cycle`` -- an M x N array
+        with the cycle in which each output element leaves the hardware.
+        """
+        R, C = self.rows, self.cols
+        mts, nts = math.ceil(M / R), math.ceil(N / C)
+        F = mts * nts
+        rc = self.row_cycles([K] * F)
+        out = np.zeros((mts * R, nts * C), dtype=np.int64)
+        for t in range(F):
+            mt, nt = divmod(t, nts)
+            out[mt * R:(mt + 1) * R, nt * C:(nt + 1) * C] = rc[t][:, None]
+        cycles = int(rc[-1, -1]) + 1
+        return {"tiles": F, "cycles": cycles, "utilization": M * K * N / (R * C * cycles),
+                "out_cycle": out[:M, :N]}
 
     @property
     def acc_min(self):
@@ -166,81 +240,6 @@ def assemble_gemm(cfg: MacArrayConfig, results, M, N):
         mt, nt = divmod(t, nct)
         out[mt * R:(mt + 1) * R, nt * C:(nt + 1) * C] = res
     return out[:M, :N]
-
-
-class MacArrayTiming:
-    """Cycle model of :class:`hw.mac_array.MacArray`.
-
-    Cycle 0 is the cycle in which the first input beat is transferred (``valid & ready``). With
-    the input always valid and the output always ready:
-
-    * the last beat of tile t is transferred in cycle ``T_t = (K - 1) + t * max(K, S)``, where
-      ``S = max(rows, cols)`` is the minimum spacing between the last beats of two tiles (the array
-      holds the next tile's last beat back if it would overwrite results not yet drained);
-    * output row i of tile t is transferred in cycle ``T_t + latency + i``, with
-      ``latency = cols + 1`` (+1 with ``pipelined``): one input register, the i + j skew that
-      reaches PE(i, cols-1) after ``cols - 1`` more cycles, and the registered row-ready flag.
-
-    A GEMM of F tiles therefore takes ``F*max(K, S) - max(K, S) + K + latency + rows - 1``
-    cycles from the first input to the last output; for K >= S that is ``F*K + cols + rows``
-    (+1 pipelined): fill and drain are paid once, not per tile.
-    """
-
-    def __init__(self, cfg: MacArrayConfig):
-        self.cfg = cfg
-
-    @property
-    def latency(self):
-        """Cycles from the transfer of a tile's last input beat to the transfer of its row 0."""
-        return self.cfg.cols + 1 + int(self.cfg.pipelined)
-
-    @property
-    def spacing(self):
-        """Minimum number of cycles between the last beats of consecutive tiles."""
-        return max(self.cfg.rows, self.cfg.cols)
-
-    def last_beat_cycles(self, Ks):
-        """Cycle of each tile's last input beat for tiles of lengths ``Ks`` streamed back to back."""
-        out, t = [], -1
-        for i, K in enumerate(Ks):
-            if K < 1:
-                raise ConfigError(f"mac_array tile length K={K} is out of range: allowed values are >= 1.")
-            t = K - 1 if i == 0 else t + max(K, self.spacing)
-            out.append(t)
-        return out
-
-    def row_cycles(self, Ks):
-        """Array ``[tile, row]`` of the cycle in which each output row is transferred."""
-        last = np.array(self.last_beat_cycles(Ks), dtype=np.int64)
-        return last[:, None] + self.latency + np.arange(self.cfg.rows)[None, :]
-
-    def in_cycles(self, Ks):
-        """Cycle in which each input beat is transferred (flat list over all tiles)."""
-        out, last = [], self.last_beat_cycles(Ks)
-        for i, K in enumerate(Ks):
-            start = 0 if i == 0 else last[i - 1] + 1
-            out.extend(range(start, start + K - 1))
-            out.append(last[i])
-        return out
-
-    def gemm(self, M, K, N):
-        """Cycle model of ``(M x K) @ (K x N)`` tiled on the array.
-
-        Returns a dict with ``tiles``, ``cycles`` (first input to last output, inclusive),
-        ``utilization`` (useful MACs / (rows*cols*cycles)), and ``out_cycle`` -- an M x N array
-        with the cycle in which each output element leaves the hardware.
-        """
-        R, C = self.cfg.rows, self.cfg.cols
-        mts, nts = math.ceil(M / R), math.ceil(N / C)
-        F = mts * nts
-        rc = self.row_cycles([K] * F)
-        out = np.zeros((mts * R, nts * C), dtype=np.int64)
-        for t in range(F):
-            mt, nt = divmod(t, nts)
-            out[mt * R:(mt + 1) * R, nt * C:(nt + 1) * C] = rc[t][:, None]
-        cycles = int(rc[-1, -1]) + 1
-        return {"tiles": F, "cycles": cycles, "utilization": M * K * N / (R * C * cycles),
-                "out_cycle": out[:M, :N]}
 
 
 def scalesim_os_paper_cycles(M, K, N, rows, cols):

@@ -50,7 +50,7 @@ import numpy as np
 from .fp32 import fp32_mul_bits, split_bits, to_bits
 from .params import BlockConfig, ConfigError, Param
 
-__all__ = ["QuantizerConfig", "QuantizerTiming", "INT8_MAX", "MODES", "BIG_EXP", "FixedRaw",
+__all__ = ["QuantizerConfig", "INT8_MAX", "MODES", "BIG_EXP", "FixedRaw",
            "fp32_to_fixed", "round_fixed", "saturate_int8", "quantize_bits", "quantize",
            "reciprocal_scale"]
 
@@ -73,31 +73,13 @@ class QuantizerConfig(BlockConfig):
     )
     TAGS = {"lanes": "l", "mode": "", "frac_bits": "f", "pipelined": "p"}
 
-    @property
-    def latency(self) -> int:
-        """Cycles from an input beat's transfer to its output beat's transfer (no stalls)."""
-        return QuantizerTiming(self).latency
-
-
-class QuantizerTiming:
-    """Cycle model of :class:`hw.quantizer.Quantizer`.
-
-    Cycle 0 is the cycle of the first input transfer. With the inputs always valid and the output
-    always ready, input beat ``i`` is transferred in cycle ``i`` and its output beat in cycle
-    ``i + latency``, ``latency = 1`` (+1 with ``pipelined``): one beat per cycle, no bubbles.
-    """
-
-    def __init__(self, cfg: QuantizerConfig):
-        self.cfg = cfg
+    TIMING_NOTE = "latency = 1 (output register) + 1 with pipelined (product register)"
 
     @property
     def latency(self) -> int:
-        """Output register, plus the product register when ``pipelined``."""
-        return 1 + int(self.cfg.pipelined)
-
-    def out_cycles(self, n_beats: int) -> list:
-        """Cycle of each output transfer for ``n_beats`` back-to-back input beats."""
-        return [i + self.latency for i in range(n_beats)]
+        """Output register, plus the product register when ``pipelined``: input beat ``i`` of a
+        back-to-back stream leaves in cycle ``i + latency`` (one beat per cycle, no bubbles)."""
+        return 1 + int(self.pipelined)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,12 @@ class RlsruConfig(BlockConfig):
         Param("seed", int, 0xACE1, "16-bit LFSR seed (nonzero)", lo=0, hi=0xFFFF),
     )
     TAGS = {"lanes": "p", "frac_bits": "f", "scheme": "", "seed": "s"}
+    TRANSACTION = "request"
+    THROUGHPUT = "1 request per cycle"
+    TIMING_NOTE = ("out.valid = inp.valid and inp.ready = out.ready (combinational); beat t = "
+                   "golden.rlsru.generate()[t]")
+    #: the beat of a request is transferred in the request's cycle
+    latency = 0
 
     def _check(self):
         if self.seed == 0:

@@ -48,6 +48,10 @@ class SrUnitConfig(BlockConfig):
         Param("seed", int, 0xACE1, "16-bit LFSR seed of the RLSRU (nonzero)", lo=0, hi=0xFFFF),
     )
     TAGS = {"lanes": "p", "frac_bits": "f", "int_bits": "i", "scheme": "", "seed": "s"}
+    TIMING_NOTE = ("out.valid = inp.valid and inp.ready = out.ready (combinational); input beat "
+                   "t is rounded with golden.rlsru.generate()[t]")
+    #: an input beat leaves, rounded, in the cycle of its transfer
+    latency = 0
 
     def _check(self):
         if self.seed == 0:

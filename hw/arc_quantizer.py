@@ -87,10 +87,6 @@ class ArcQuantizer(BlockComponent):
     """
 
     CONFIG = ArcQuantizerConfig
-    THROUGHPUT = "1 beat per cycle"
-    FORMULA = ("input beat i transferred in cycle T_i leaves in cycle T_i + latency; "
-               "latency = 1 (+1 pipelined); back-to-back beats: output i at cycle "
-               "i + latency; cycle 0 = first input transfer")
 
     def _members(self, c):
         out_layout = data.StructLayout({

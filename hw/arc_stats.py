@@ -89,10 +89,6 @@ class ArcStats(BlockComponent):
     """
 
     CONFIG = ArcStatsConfig
-    THROUGHPUT = "1 input beat per cycle"
-    FORMULA = ("the result of a tensor whose last beat is transferred in cycle T is "
-               "transferred in cycle T + 2 (output ready); input always valid: a "
-               "tensor of B beats starting in cycle 0 gives its result in cycle B + 1")
 
     def _members(self, c):
         in_layout = data.StructLayout({

@@ -61,10 +61,6 @@ class DgaAccumulator(BlockComponent):
     """
 
     CONFIG = DgaConfig
-    THROUGHPUT = 1
-    FORMULA = ("one addend per cycle, dot products back to back; the result of a dot "
-               "product whose last addend is transferred in cycle T is transferred in "
-               "cycle T + 2; input always valid, output always ready")
 
     def _members(self, c):
         w = c.fmt.width

@@ -53,10 +53,6 @@ class FpAccumulator(BlockComponent):
     """
 
     CONFIG = FpAccConfig
-    THROUGHPUT = 1
-    FORMULA = ("one addend per cycle, dot products back to back; the result of a dot "
-               "product whose last addend is transferred in cycle T is transferred in "
-               "cycle T + 1; input always valid, output always ready")
 
     def _members(self, c):
         w = c.fmt.width

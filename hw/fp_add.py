@@ -95,10 +95,6 @@ class FpAdd(BlockComponent):
     """
 
     CONFIG = FpAddConfig
-    THROUGHPUT = 1
-    FORMULA = ("result of the input transferred in cycle T is transferred in cycle "
-               "T + latency; latency = 1 (+1 pipelined); one result per cycle; input "
-               "always valid, output always ready")
 
     def _members(self, c):
         w = c.fmt.width

@@ -49,9 +49,6 @@ class FpMul(BlockComponent):
     """
 
     CONFIG = FpMulConfig
-    THROUGHPUT = 1
-    FORMULA = ("product of the input transferred in cycle T is transferred in cycle "
-               "T + latency; latency = 1 (+1 pipelined); one product per cycle")
 
     def _members(self, c):
         return {
@@ -62,11 +59,6 @@ class FpMul(BlockComponent):
             "nan_seen": Out(1),
         }
 
-    def _timing_extra(self):
-        """The product format, as written to the JSON sidecar."""
-        fo = self._cfg.fmt_out
-        return {"product_format": {"exp_bits": fo.e, "man_bits": fo.m, "bias": fo.bias,
-                                   "inf_nan": fo.inf_nan}}
 
     def _stage1(self, m, a, b):
         c = self._cfg

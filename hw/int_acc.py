@@ -40,10 +40,6 @@ class IntAccumulator(BlockComponent):
     """
 
     CONFIG = IntAccConfig
-    THROUGHPUT = 1
-    FORMULA = ("one addend per cycle, dot products back to back; the result of a dot "
-               "product whose last addend is transferred in cycle T is transferred in "
-               "cycle T + 1; input always valid, output always ready")
 
     def _members(self, c):
         return {

@@ -79,9 +79,6 @@ class Lfsr(BlockComponent):
     """
 
     CONFIG = LfsrConfig
-    FORMULA = ("out.valid = inp.valid, inp.ready = out.ready; the output beat of "
-               "request t is transferred in the same cycle as the request; beat t "
-               "carries s_{t*k+1..t*k+k}; the state advances only on a transfer")
 
     def _members(self, c):
         if c.steps_per_cycle == 1:
@@ -110,10 +107,6 @@ class Lfsr(BlockComponent):
     def steps_per_cycle(self):
         return self._cfg.steps_per_cycle
 
-    @property
-    def latency(self):
-        """Cycles from a request's transfer to its output beat's transfer (0: same cycle)."""
-        return 0
 
     def elaborate(self, platform):
         m = Module()

@@ -9,7 +9,7 @@ from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from golden.mac_array import MacArrayConfig, MacArrayTiming
+from golden.mac_array import MacArrayConfig
 
 from .block import BlockComponent
 
@@ -52,14 +52,7 @@ class MacArray(BlockComponent):
     """
 
     CONFIG = MacArrayConfig
-    FORMULA = ("last beat of tile t at T_t = (K-1) + t*max(K, S), S = max(rows, cols); "
-               "output row i of tile t at T_t + latency + i; latency = cols + 1 "
-               "(+1 pipelined); cycle 0 = first input transfer; input always valid, "
-               "output always ready")
 
-    def __init__(self, cfg=None, **kwargs):
-        super().__init__(cfg, **kwargs)
-        self._timing = MacArrayTiming(self._cfg)
 
     def _members(self, c):
         in_layout = data.StructLayout({
@@ -79,25 +72,13 @@ class MacArray(BlockComponent):
             "overflow": Out(1),
         }
 
-    @property
-    def latency(self):
-        """Cycles from a tile's last input beat to its first output row (see class docstring)."""
-        return self._timing.latency
-
-    @property
-    def timing(self):
-        return self._timing
-
-    def _timing_extra(self):
-        """The minimum spacing of two tiles' last beats, as written to the JSON sidecar."""
-        return {"spacing": self._timing.spacing}
 
     def elaborate(self, platform):
         m = Module()
         c = self._cfg
         R, C = c.rows, c.cols
         W = c.acc_width
-        S = self._timing.spacing
+        S = self._cfg.spacing
 
         en = Signal()                     # the whole array advances by one step
         row_done = Signal(R)              # row i of some tile is complete (at most one bit set)

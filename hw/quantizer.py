@@ -11,7 +11,7 @@ from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.quantizer import BIG_EXP, INT8_MAX, QuantizerConfig, QuantizerTiming
+from golden.quantizer import BIG_EXP, INT8_MAX, QuantizerConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
 
@@ -150,15 +150,7 @@ class Quantizer(BlockComponent):
     """
 
     CONFIG = QuantizerConfig
-    THROUGHPUT = "1 beat per cycle"
-    FORMULA = ("input beat i transferred in cycle T_i leaves in cycle T_i + latency; "
-               "latency = 1 (+1 pipelined); back-to-back beats: output i at cycle "
-               "i + latency; cycle 0 = first input transfer; input always valid, output "
-               "always ready")
 
-    def __init__(self, cfg=None, **kwargs):
-        super().__init__(cfg, **kwargs)
-        self._timing = QuantizerTiming(self._cfg)
 
     def _members(self, c):
         out_layout = data.StructLayout({
@@ -178,9 +170,6 @@ class Quantizer(BlockComponent):
             members["rnd"] = In(stream.Signature(data.ArrayLayout(unsigned(c.frac_bits), c.lanes)))
         return members
 
-    @property
-    def timing(self):
-        return self._timing
 
     def elaborate(self, platform):
         m = Module()

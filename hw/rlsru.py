@@ -52,8 +52,6 @@ class Rlsru(BlockComponent):
     """
 
     CONFIG = RlsruConfig
-    FORMULA = ("out.valid = inp.valid, inp.ready = out.ready; the beat of request t is "
-               "transferred in the same cycle; beat t = golden.rlsru.generate()[t]")
 
     def _members(self, c):
         return {
@@ -61,10 +59,6 @@ class Rlsru(BlockComponent):
             "out": Out(stream.Signature(data.ArrayLayout(unsigned(c.frac_bits), c.lanes))),
         }
 
-    @property
-    def latency(self):
-        """Cycles from a request's transfer to its beat's transfer (0: same cycle)."""
-        return 0
 
     def elaborate(self, platform):
         m = Module()

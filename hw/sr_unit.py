@@ -87,8 +87,6 @@ class SrUnit(BlockComponent):
     """
 
     CONFIG = SrUnitConfig
-    FORMULA = ("out.valid = inp.valid, inp.ready = out.ready; input beat t leaves in the "
-               "cycle of its transfer, rounded with golden.rlsru.generate()[t]")
 
     def _members(self, c):
         return {
@@ -99,10 +97,6 @@ class SrUnit(BlockComponent):
                 "sat": data.ArrayLayout(unsigned(1), c.lanes)}))),
         }
 
-    @property
-    def latency(self):
-        """Cycles from an input transfer to its output transfer (0: same cycle)."""
-        return 0
 
     def elaborate(self, platform):
         m = Module()

@@ -131,7 +131,8 @@ def cmd_synth(args):
 
 
 def cmd_cycles(args):
-    from golden.mac_array import MacArrayConfig, MacArrayTiming, scalesim_os_paper_cycles
+    from golden.mac_array import MacArrayConfig
+    from sim.scalesim import scalesim_os_cycles
     block, cfg = _block_and_cfg(args)
     if not isinstance(cfg, MacArrayConfig):
         raise ConfigError(f"block {args.block!r} has no GEMM cycle model: only mac_array has one.")
@@ -139,11 +140,12 @@ def cmd_cycles(args):
     for name, v in (("M", M), ("K", K), ("N", N)):
         if v < 1:
             raise ConfigError(f"GEMM dimension {name}={v} is out of range: allowed values are >= 1.")
-    g = MacArrayTiming(cfg).gemm(M, K, N)
-    ss = scalesim_os_paper_cycles(M, K, N, cfg.rows, cfg.cols)
+    g = cfg.gemm_cycles(M, K, N)
+    ss = scalesim_os_cycles(M, K, N, cfg.rows, cfg.cols)
     print(f"{cfg.module_name}: GEMM {M}x{K}x{N} in {g['tiles']} tiles")
-    print(f"  lobit cycle model:          {g['cycles']} cycles, utilization {100 * g['utilization']:.2f}%")
-    print(f"  SCALE-Sim paper OS formula: {ss} cycles ({ss / g['cycles']:.3f}x)")
+    print(f"  lobit cycle model: {g['cycles']} cycles, utilization {100 * g['utilization']:.2f}%")
+    print(f"  SCALE-Sim 3.0 (checked against the real tool, make verify-scalesim): {ss} cycles "
+          f"({ss / g['cycles']:.3f}x)")
     return 0
 
 

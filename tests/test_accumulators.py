@@ -13,7 +13,7 @@ from golden.params import ConfigError
 from hw.fp_acc import FpAccumulator
 from hw.int_acc import IntAccumulator
 from sim.amaranth_harness import layouts_of, run_amaranth
-from sim import fp_acc, int_acc
+from sim.blocks import fp_acc, int_acc
 from sim.blocks.dga import ACCUMULATORS, random_dot
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -33,6 +33,24 @@ def test_amaranth_rung(name):
     assert res.checked > 0
 
 
+@pytest.mark.parametrize("name", BLOCKS)
+def test_amaranth_timing_rung(name):
+    """One timing contract for every block: the config's cycle model gives the cycle of every
+    output transfer (no gaps, no stalls), the component and the sidecar read the same latency,
+    and a cycle model shifted by one cycle fails."""
+    cfg, comp, sc = _setup(name, vectors=48)
+    assert comp.latency == cfg.latency == comp.timing_info()["latency"]
+    assert str(cfg.latency) in comp.timing_info()["formula"]
+    assert set(sc.out_cycles or {}) == set(sc.outputs), "every output stream has a cycle model"
+    res = run_amaranth(comp, sc, seed=4)
+    assert res.ok, res.mismatches[:5]
+    assert res.out_cycles == sc.out_cycles
+    stream = next(s for s, o in sc.outputs.items() if o)
+    sc.out_cycles[stream] = [c + 1 for c in sc.out_cycles[stream]]
+    res = run_amaranth(comp, sc, seed=4)
+    assert any("cycle model says" in m for m in res.mismatches), res.mismatches[:3]
+
+
 @pytest.mark.cocotb
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 @pytest.mark.parametrize("name", BLOCKS)

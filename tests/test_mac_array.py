@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from golden.mac_array import (MacArrayConfig, MacArrayTiming, assemble_gemm, gemm_tile,
+from golden.mac_array import (MacArrayConfig, assemble_gemm, gemm_tile,
                               random_tile, scalesim_os_paper_cycles, tile_gemm)
 from golden.params import ConfigError
 from hw.mac_array import MacArray
@@ -143,12 +143,12 @@ def test_bad_operands():
 
 def test_cycle_model_formula():
     cfg = MacArrayConfig(rows=8, cols=8)
-    t = MacArrayTiming(cfg)
-    g = t.gemm(64, 256, 64)          # 64 tiles, K >= S: no bubbles
+    t = cfg
+    g = t.gemm_cycles(64, 256, 64)          # 64 tiles, K >= S: no bubbles
     assert g["tiles"] == 64
     assert g["cycles"] == 64 * 256 + cfg.cols + cfg.rows
     assert g["utilization"] > 0.99
-    assert t.gemm(4, 2, 4)["cycles"] == 2 + 8 + 1 + 7 + 1 - 1   # one tile, K < S
+    assert t.gemm_cycles(4, 2, 4)["cycles"] == 2 + 8 + 1 + 7 + 1 - 1   # one tile, K < S
     # SCALE-Sim's per-fold formula pays fill and drain on every fold
     assert scalesim_os_paper_cycles(64, 256, 64, 8, 8) == 64 * (2 * 8 + 8 + 256 - 2)
 
@@ -193,7 +193,7 @@ def test_amaranth_gemm_with_cycle_model():
     results = [np.array([r["data"] for r in rows[t * cfg.rows:(t + 1) * cfg.rows]])
                for t in range(len(tiles))]
     assert np.array_equal(assemble_gemm(cfg, results, M, N), A @ B)
-    model = MacArrayTiming(cfg).gemm(M, K, N)
+    model = cfg.gemm_cycles(M, K, N)
     got = np.array(res.out_cycles["out"]).reshape(len(tiles), cfg.rows)
     per_elem = np.zeros((3 * cfg.rows, 3 * cfg.cols), dtype=np.int64)
     for t in range(len(tiles)):

@@ -517,7 +517,7 @@ def test_block_registry_scenario():
     for params in spec.demo_configs:
         cfg = QuantizerConfig(**params)
         dut = spec.component(cfg)
-        sc = spec.beats_scenario(cfg, layouts_of(dut), np.random.default_rng(1), 40)
+        sc = spec.scenario(cfg, layouts_of(dut), np.random.default_rng(1), 40)
         assert sc.vectors >= 40
         res = run_amaranth(dut, sc, seed=2, gap=0.2, stall=0.2)
         assert res.ok, res.mismatches[:5]

@@ -68,7 +68,7 @@ def beats_scenario(cfg: ArcQuantizerConfig, layouts, rng: np.random.Generator, n
     if cfg.adaptive:
         statics["rne"] = int(bool(rne))
     sc = Scenario(inputs=inputs, outputs=outputs, statics=statics,
-                  out_cycles={"out": cfg.out_cycles(n_beats)}, vectors=int(x_bits.size),
+                  out_cycles={"out": cfg.out_cycles([1] * n_beats)}, vectors=int(x_bits.size),
                   check_ports={"nan_flag": int(nan.any()), "sat_flag": int(sat.any())})
     data = {"x_bits": x_bits, "codes": codes, "nan": nan, "sat": sat, "clip": clip,
             "c_bits": int(c_bits), "inv_bits": int(inv_bits)}

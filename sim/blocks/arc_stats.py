@@ -60,17 +60,17 @@ def tensors_scenario(cfg: ArcStatsConfig, layouts, rng: np.random.Generator, ten
     ``(scenario, results)``.
     """
     golden = golden or stats_accumulate
-    beats, outs, results, cycles = [], [], [], []
+    beats, outs, results, lengths = [], [], [], []
     for bits, p2 in tensors:
         tb = tensor_beats(cfg, bits, p2, rng, drop)
         beats += [pack(layouts["inp"], b) for b in tb]
         res = golden(cfg, bits, p2, ebase, lo_bits, hi_bits)
         results.append(res)
         outs.append(pack(layouts["out"], res.to_payload()))
-        cycles.append(len(beats) - 1 + cfg.latency)
+        lengths.append(len(tb))
     sc = Scenario(inputs={"inp": beats}, outputs={"out": outs},
                   statics={"ebase": int(ebase), "lo": int(lo_bits), "hi": int(hi_bits)},
-                  out_cycles={"out": cycles},
+                  out_cycles={"out": cfg.out_cycles(lengths)},
                   vectors=int(sum(np.asarray(b).size for b, _ in tensors)))
     return sc, results
 

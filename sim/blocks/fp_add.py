@@ -79,7 +79,7 @@ def scenario_from_operands(cfg: FpAddConfig, layouts, a, b) -> Scenario:
     outs = pack_columns(layouts["out"], {"bits": res.bits, "nan": res.nan, "ovf": res.ovf})
     n = len(beats)
     return Scenario(inputs={"inp": beats}, outputs={"out": outs},
-                    out_cycles={"out": cfg.out_cycles(n)}, vectors=n,
+                    out_cycles={"out": cfg.out_cycles([1] * n)}, vectors=n,
                     check_ports={"nan_seen": int(res.nan.any()), "overflow": int(res.ovf.any())})
 
 

@@ -29,7 +29,7 @@ def request_scenario(cfg: LfsrConfig, layouts, n_beats: int, restarts=None) -> S
     reqs = [pack(layouts["inp"], {"restart": f}) for f in flags]
     beats = [pack(layouts["out"], b) for b in expected_beats(cfg, n_beats, flags)]
     return Scenario(inputs={"inp": reqs}, outputs={"out": beats},
-                    out_cycles={"out": list(range(n_beats))},
+                    out_cycles={"out": cfg.out_cycles([1] * n_beats)},
                     vectors=n_beats * cfg.steps_per_cycle)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden.mac_array import MacArrayConfig, MacArrayTiming, gemm_tile, random_tile
+from golden.mac_array import MacArrayConfig, gemm_tile, random_tile
 from ..transactors import Scenario, pack
 
 __all__ = ["tile_beats", "tile_rows", "tiles_scenario", "scenario", "bench", "SPEC"]
@@ -39,8 +39,7 @@ def tiles_scenario(cfg: MacArrayConfig, layouts, rng: np.random.Generator, n_til
     for A, B in tiles:
         beats += [pack(layouts["inp"], b) for b in tile_beats(A, B)]
         rows += [pack(layouts["out"], r) for r in tile_rows(cfg, A, B)]
-    timing = MacArrayTiming(cfg)
-    out_cycles = [int(c) for c in timing.row_cycles([A.shape[1] for A, _ in tiles]).reshape(-1)]
+    out_cycles = cfg.out_cycles([A.shape[1] for A, _ in tiles])
     any_ovf = any(r["ovf"] for A, B in tiles for r in tile_rows(cfg, A, B))
     sc = Scenario(inputs={"inp": beats}, outputs={"out": rows}, out_cycles={"out": out_cycles},
                   vectors=len(tiles) * cfg.rows * cfg.cols, check_ports={"overflow": int(any_ovf)})
@@ -57,7 +56,6 @@ def scenario(cfg, layouts, rng, vectors):
 def bench(report):
     """``make bench`` section ``mac_array``: 8x8 utilization on back-to-back K=256 tiles, simulator
     speed on that workload, 4x4 iCE40/generic/iCE40-DSP area and Fmax, plain and pipelined."""
-    from golden.mac_array import MacArrayConfig, MacArrayTiming
     from hw.mac_array import MacArray
     from hw.synth import synthesize
     from ..amaranth_harness import layouts_of, run_amaranth
@@ -69,7 +67,7 @@ def bench(report):
     dut = MacArray(cfg)
     n_tiles, K = 8, 256
     sc, _ = tiles_scenario(cfg, layouts_of(dut), np.random.default_rng(0), n_tiles=n_tiles, K=K)
-    model = MacArrayTiming(cfg).gemm(8 * n_tiles, K, 8)
+    model = cfg.gemm_cycles(8 * n_tiles, K, 8)
     speed = {}
     for simulator in ("verilator", "icarus", "amaranth"):
         print(f"  8x8, {n_tiles} tiles x K={K} on {simulator} ...", flush=True)

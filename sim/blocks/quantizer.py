@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.fp32 import EXP_MASK, SIGN_MASK, from_bits, to_bits
-from golden.quantizer import QuantizerConfig, QuantizerTiming, quantize_bits
+from golden.quantizer import QuantizerConfig, quantize_bits
 from ..transactors import Scenario, pack
 
 __all__ = ["special_bits", "boundary_bits", "stimulus_bits", "beats_scenario", "scenario", "TYPICAL_INV_SCALES",
@@ -129,7 +129,7 @@ def beats_scenario(cfg: QuantizerConfig, layouts, rng: np.random.Generator, n_be
     }) for b in range(n_beats)]}
     sc = Scenario(inputs=inputs, outputs=outputs,
                   statics={"inv_scale": inv_bits, "flag_clear": 0},
-                  out_cycles={"out": QuantizerTiming(cfg).out_cycles(n_beats)},
+                  out_cycles={"out": cfg.out_cycles([1] * n_beats)},
                   vectors=int(x_bits.size),
                   check_ports={"nan_flag": int(nan.any()), "sat_flag": int(sat.any())})
     data = {"x_bits": x_bits, "rnd": rnd, "codes": codes, "nan": nan, "sat": sat,

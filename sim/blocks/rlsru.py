@@ -21,7 +21,7 @@ def request_scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None) -> 
     r = generate(cfg, n_beats, np.array(flags, dtype=bool))
     beats = [pack(layouts["out"], [int(x) for x in row]) for row in r]
     return Scenario(inputs={"inp": reqs}, outputs={"out": beats},
-                    out_cycles={"out": list(range(n_beats))}, vectors=n_beats * cfg.lanes)
+                    out_cycles={"out": cfg.out_cycles([1] * n_beats)}, vectors=n_beats * cfg.lanes)
 
 
 def scenario(cfg, layouts, rng: np.random.Generator, vectors):

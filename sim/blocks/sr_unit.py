@@ -48,7 +48,7 @@ def stimulus_scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run) 
     outputs = [pack(layouts["out"], {"code": [int(v) for v in codes[t]],
                                      "sat": [int(v) for v in sat[t]]}) for t in range(n)]
     return Scenario(inputs={"inp": inputs}, outputs={"out": outputs},
-                    out_cycles={"out": list(range(n))}, vectors=int(x.size))
+                    out_cycles={"out": cfg.out_cycles([1] * n)}, vectors=int(x.size))
 
 
 def scenario(cfg, layouts, rng: np.random.Generator, vectors):
