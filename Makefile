@@ -10,12 +10,13 @@ export AMARANTH_USE_YOSYS := builtin
 export YOWASP_CACHE_DIR   := $(CURDIR)/.cache/yowasp
 export XDG_CACHE_HOME     := $(CURDIR)/.cache
 
-.PHONY: setup demo test test-all verify-exhaustive bench studies clean distclean help
+.PHONY: setup demo test test-all verify-exhaustive verify-scalesim bench studies clean distclean help
 
 help:
 	@echo "make demo               generate Verilog, simulate and synthesize every block (defaults)"
 	@echo "make test               the whole suite (exhaustive sweeps excluded: see verify-exhaustive)"
 	@echo "make verify-exhaustive  the slow exhaustive / long sweeps (marker 'slow')"
+	@echo "make verify-scalesim    real SCALE-Sim 3.0 (own venv) vs lobit's closed form -> tests/data/scalesim_cycles.json"
 	@echo "make bench              benchmarks -> bench/results.json"
 	@echo "make studies            paper-claim studies: ARC, DGA error, RLSRU sweep -> bench/*.json, docs/img"
 	@echo "make setup              .venv from pyproject.toml + Icarus Verilog via apt-get"
@@ -60,6 +61,17 @@ test: setup
 
 verify-exhaustive: setup
 	$(PY) -m pytest -n $(JOBS) -m slow $(PYTEST_ARGS)
+
+# SCALE-Sim needs numpy < 2.3, so it gets its own venv; the check imports only sim/scalesim.py
+SCALESIM_VENV := .cache/scalesim-venv
+verify-scalesim: $(SCALESIM_VENV)/.installed
+	$(SCALESIM_VENV)/bin/python -m sim.scalesim --check
+
+$(SCALESIM_VENV)/.installed:
+	@mkdir -p .cache
+	python3 -m venv $(SCALESIM_VENV)
+	$(SCALESIM_VENV)/bin/python -m pip install -q 'scalesim==3.0.0' 'numpy<2.3'
+	@touch $@
 
 test-all: setup
 	$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
