@@ -1,8 +1,9 @@
 """ARC quantizer lanes: clip to +-c, multiply by the reciprocal scale, round toward zero to INT8.
 
 Reuses the shared quantizer lane: :class:`hw.fp32.Fp32Mul` for ``v = fp32(x * inv)`` and
-:class:`hw.quantizer.RoundLane` in ``"rtz"`` mode (plus an ``"rne"`` lane and a run-time select
-when the per-layer adaptive choice is enabled). The golden model is
+:class:`hw.quantizer.QuantizerLane` (conversion + the one :class:`hw.rounding.RoundStage`) in
+``"rtz"`` mode; with the per-layer adaptive choice the same stage rounds RTZ or RNE by its
+run-time mode input (one rounder, not two lanes). The golden model is
 :func:`golden.arc.arc_quantize_bits`; this component is correct when it is bit- and
 cycle-identical to it and to :class:`golden.arc.ArcQuantizerConfig`'s cycle model.
 """
@@ -14,7 +15,8 @@ from amaranth.lib.wiring import In, Out
 from golden.arc import ARC_FRAC_BITS, ArcQuantizerConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
-from .quantizer import RoundLane
+from .quantizer import QuantizerLane
+from .rounding import sticky_flags
 
 __all__ = ["ClipLane", "ArcQuantizer"]
 
@@ -149,17 +151,14 @@ class ArcQuantizer(BlockComponent):
         # --- stage 2: round (RTZ, or RTZ/RNE by the rne input), output register -----------------
         with m.If(en):
             m.d.sync += self.out.valid.eq(stage_valid)
+        modes = ("rtz", "rne") if c.adaptive else ("rtz",)
         for i in range(c.lanes):
-            rtz = RoundLane("rtz", ARC_FRAC_BITS)
-            m.submodules[f"rtz{i}"] = rtz
-            m.d.comb += rtz.v.eq(v_in[i])
-            code, nan, sat = rtz.code, rtz.nan, rtz.sat
+            lane = QuantizerLane(ARC_FRAC_BITS, modes)
+            m.submodules[f"round{i}"] = lane
+            m.d.comb += lane.v.eq(v_in[i])
             if c.adaptive:
-                rne = RoundLane("rne", ARC_FRAC_BITS)
-                m.submodules[f"rne{i}"] = rne
-                m.d.comb += rne.v.eq(v_in[i])
-                code = Mux(self.rne, rne.code, rtz.code)
-                sat = Mux(self.rne, rne.sat, rtz.sat)
+                m.d.comb += lane.mode.eq(self.rne)
+            code, nan, sat = lane.code, lane.nan, lane.sat
             with m.If(en):
                 m.d.sync += [
                     self.out.payload.code[i].eq(code),
@@ -168,12 +167,6 @@ class ArcQuantizer(BlockComponent):
                     self.out.payload.clip[i].eq(k_in[i]),
                 ]
 
-        # --- sticky flags ----------------------------------------------------------------------
-        xfer = self.out.valid & self.out.ready
-        nan_now = xfer & self.out.payload.nan.as_value().any()
-        sat_now = xfer & self.out.payload.sat.as_value().any()
-        m.d.sync += [
-            self.nan_flag.eq((self.nan_flag & ~self.flag_clear) | nan_now),
-            self.sat_flag.eq((self.sat_flag & ~self.flag_clear) | sat_now),
-        ]
+        sticky_flags(m, self.out, self.flag_clear,
+                     [(self.nan_flag, self.out.payload.nan), (self.sat_flag, self.out.payload.sat)])
         return m

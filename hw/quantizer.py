@@ -1,39 +1,44 @@
 """Quantizer lanes: FP32 gradients x FP32 reciprocal scale -> symmetric INT8, RNE / RTZ / SR.
 
 The split follows HardFloat: :class:`hw.fp32.Fp32Mul` does the raw arithmetic (``v = fp32(x *
-inv)``), :class:`RoundLane` converts ``v`` to a sign-magnitude fixed-point value with ``F`` fraction
-bits plus a sticky bit and rounds it. The golden model, the rounding and special-value policy and
+inv)``), :class:`hw.rounding.Fp32ToFixed` converts ``v`` to a raw sign-magnitude fixed-point value
+with ``F`` fraction bits plus a sticky bit, and the shared :class:`hw.rounding.RoundStage` rounds
+and saturates it. The golden model, the rounding and special-value policy and
 the cycle model are in :mod:`golden.quantizer`; this component is correct when it is bit- and
 cycle-identical to them.
 """
 
-from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.quantizer import BIG_EXP, INT8_MAX, QuantizerConfig
+from golden.quantizer import QuantizerConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
+from .rounding import Fp32ToFixed, RoundStage, sticky_flags
 
-__all__ = ["RoundLane", "Quantizer"]
+__all__ = ["QuantizerLane", "Quantizer"]
 
 
-class RoundLane(wiring.Component):
-    """Combinational FP32 -> INT8 rounder for one lane (``fp32_to_fixed`` + ``round_fixed``).
+class QuantizerLane(wiring.Component):
+    """One combinational quantizer lane: FP32 ``v`` -> :class:`~hw.rounding.Fp32ToFixed` ->
+    :class:`~hw.rounding.RoundStage` (``round_fixed`` + ``saturate_int8`` of the golden model).
 
     Parameters
     ----------
-    mode : {"rne", "rtz", "sr"}
-        Rounding mode, fixed at elaboration.
     frac_bits : int
-        ``F``: fraction bits of the fixed-point value, and random bits for ``"sr"``.
+        ``F`` (1..16): fraction bits of the fixed-point value, and random bits for ``"sr"``.
+    modes : tuple of str
+        Rounding modes of the stage (one: fixed; several: the ``mode`` input selects).
 
     Members
     -------
     v : ``In(32)``
         FP32 bit pattern of the scaled value (subnormals are treated as zero).
-    rnd : ``In(F)``
-        The random integer ``r`` of ``SR_F``; present only for ``mode="sr"``.
+    rnd : ``In(F)``, only with ``"sr"`` in ``modes``
+        The random integer ``r`` of ``SR_F``.
+    mode : ``In(range(len(modes)))``, only with several modes
+        Index into ``modes``.
     code : ``Out(signed(8))``
         The rounded, saturated code in ``[-127, 127]``.
     nan : ``Out(1)``
@@ -42,73 +47,28 @@ class RoundLane(wiring.Component):
         The code was saturated (``v`` infinite, ``|v| >= 128``, or rounded outside the range).
     """
 
-    def __init__(self, mode, frac_bits):
-        self._mode = QuantizerConfig.param("mode").validate("quantizer", mode)
+    def __init__(self, frac_bits, modes=("rne",)):
         self._F = QuantizerConfig.param("frac_bits").validate("quantizer", frac_bits)
+        if isinstance(modes, str):
+            modes = (modes,)
+        for md in modes:
+            QuantizerConfig.param("mode").validate("quantizer", md)
+        self._stage = RoundStage(8 + self._F, self._F, tuple(modes))
         members = {"v": In(32), "code": Out(signed(8)), "nan": Out(1), "sat": Out(1)}
-        if self._mode == "sr":
-            members["rnd"] = In(self._F)
+        members.update({k: In(self._stage.signature.members[k].shape)
+                        for k in ("rnd", "mode") if k in self._stage.signature.members})
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        F = self._F
-        s, e, f = self.v[31], self.v[23:31], self.v[:23]
-
-        # --- FP32 -> sign-magnitude fixed point: |v| * 2**F = mag + t, sticky = (t != 0) ------
-        nan, big, zero = Signal(), Signal(), Signal()
-        m.d.comb += [
-            nan.eq((e == 0xFF) & f.any()),
-            big.eq(((e == 0xFF) & ~f.any()) | ((e >= BIG_EXP) & (e != 0xFF))),
-            zero.eq(e == 0),
-        ]
-        sig = Signal(24)
-        shift = Signal(range(26))          # 150 - F - e, clipped to 25 (>= 17 - F when not big)
-        shifted = Signal(24)
-        lost = Signal()
-        m.d.comb += [
-            sig.eq(Cat(f, C(1, 1))),
-            shift.eq(Mux(e <= 125 - F, 25, (150 - F) - e)),
-            shifted.eq(sig >> shift),
-            lost.eq((shifted << shift)[:24] != sig),
-        ]
-        mag = Signal(8 + F)                # 0 .. 128 * 2**F
-        sticky = Signal()
-        neg = Signal()
-        with m.If(big):
-            m.d.comb += mag.eq((INT8_MAX + 1) << F)
-        with m.Elif(~(zero | nan)):
-            m.d.comb += [mag.eq(shifted), sticky.eq(lost)]
-        m.d.comb += neg.eq(s & ~nan)
-
-        # --- rounding ------------------------------------------------------------------------
-        if self._mode == "sr":
-            vfx = Signal(signed(10 + F))   # floor(v * 2**F)
-            t = Signal(signed(10 + F))
-            m.d.comb += [
-                vfx.eq(Mux(neg, -(mag + sticky), mag)),
-                t.eq((vfx + self.rnd) >> F),
-            ]
-            over, under = t > INT8_MAX, t < -INT8_MAX
-            m.d.comb += [
-                self.code.eq(Mux(over, INT8_MAX, Mux(under, -INT8_MAX, t[:8]))),
-                self.sat.eq(over | under),
-            ]
-        else:
-            q = Signal(9)                  # rounded magnitude, 0 .. 128
-            if self._mode == "rtz":
-                m.d.comb += q.eq(mag[F:])
-            else:
-                rest = sticky if F == 1 else (mag[:F - 1].any() | sticky)
-                m.d.comb += q.eq(mag[F:] + (mag[F - 1] & (rest | mag[F])))
-            over = q > INT8_MAX
-            qs = Signal(unsigned(7))
-            m.d.comb += [
-                qs.eq(Mux(over, INT8_MAX, q[:7])),
-                self.code.eq(Mux(neg, -qs, qs)),
-                self.sat.eq(over),
-            ]
-        m.d.comb += self.nan.eq(nan)
+        m.submodules.fix = fix = Fp32ToFixed(self._F)
+        m.submodules.round = rs = self._stage
+        m.d.comb += [fix.v.eq(self.v), rs.neg.eq(fix.neg), rs.mag.eq(fix.mag),
+                     rs.sticky.eq(fix.sticky), self.code.eq(rs.code), self.nan.eq(fix.nan),
+                     self.sat.eq(rs.sat)]
+        for k in ("rnd", "mode"):
+            if hasattr(rs, k):
+                m.d.comb += getattr(rs, k).eq(getattr(self, k))
         return m
 
 
@@ -218,7 +178,7 @@ class Quantizer(BlockComponent):
         with m.If(en):
             m.d.sync += self.out.valid.eq(stage_valid)
         for i in range(c.lanes):
-            lane = RoundLane(c.mode, c.frac_bits)
+            lane = QuantizerLane(c.frac_bits, (c.mode,))
             m.submodules[f"round{i}"] = lane
             m.d.comb += lane.v.eq(v_in[i])
             if sr:
@@ -230,12 +190,6 @@ class Quantizer(BlockComponent):
                     self.out.payload.sat[i].eq(lane.sat),
                 ]
 
-        # --- sticky flags ----------------------------------------------------------------------
-        xfer = self.out.valid & self.out.ready
-        nan_now = xfer & self.out.payload.nan.as_value().any()
-        sat_now = xfer & self.out.payload.sat.as_value().any()
-        m.d.sync += [
-            self.nan_flag.eq((self.nan_flag & ~self.flag_clear) | nan_now),
-            self.sat_flag.eq((self.sat_flag & ~self.flag_clear) | sat_now),
-        ]
+        sticky_flags(m, self.out, self.flag_clear,
+                     [(self.nan_flag, self.out.payload.nan), (self.sat_flag, self.out.payload.sat)])
         return m

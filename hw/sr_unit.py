@@ -5,60 +5,16 @@ this component is correct when every transferred output beat equals
 :func:`golden.sr_unit.run` bit for bit.
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth import Module, signed, unsigned
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from golden.quantizer import INT8_MAX
 from golden.sr_unit import SrUnitConfig, rlsru_config
 from .block import BlockComponent
 from .rlsru import Rlsru
+from .rounding import RoundStage, sign_magnitude
 
-__all__ = ["SrStage", "SrUnit"]
-
-
-class SrStage(wiring.Component):
-    """Combinational saturated ``SR_F`` of one two's-complement fixed-point value.
-
-    Parameters
-    ----------
-    in_width : int
-        Width ``I + F`` of ``x``.
-    frac_bits : int
-        ``F``.
-
-    Members
-    -------
-    x : ``In(signed(in_width))``
-        ``floor(v * 2**F)``.
-    rnd : ``In(F)``
-        The random integer ``r``.
-    code : ``Out(signed(8))``
-        ``clip((x + r) >> F, -127, 127)``.
-    sat : ``Out(1)``
-        The rounded value was outside ``[-127, 127]``.
-
-    Implementation
-    --------------
-    One ``in_width + 1``-bit adder, an arithmetic shift (wiring) and two comparisons with a
-    3:1 multiplexer for the saturation.
-    """
-
-    def __init__(self, in_width, frac_bits):
-        self._w, self._F = in_width, frac_bits
-        super().__init__({"x": In(signed(in_width)), "rnd": In(unsigned(frac_bits)),
-                          "code": Out(signed(8)), "sat": Out(1)})
-
-    def elaborate(self, platform):
-        m = Module()
-        t = Signal(signed(self._w + 1 - self._F))
-        m.d.comb += t.eq((self.x + self.rnd) >> self._F)
-        over, under = t > INT8_MAX, t < -INT8_MAX
-        m.d.comb += [
-            self.code.eq(Mux(over, INT8_MAX, Mux(under, -INT8_MAX, t))),
-            self.sat.eq(over | under),
-        ]
-        return m
+__all__ = ["SrUnit"]
 
 
 class SrUnit(BlockComponent):
@@ -110,10 +66,12 @@ class SrUnit(BlockComponent):
             self.inp.ready.eq(self.out.ready),
         ]
         for l in range(c.lanes):
-            lane = SrStage(c.in_width, c.frac_bits)
+            # the shared rounding stage in mode sr; an integer input is an exact raw value
+            lane = RoundStage(c.in_width, c.frac_bits, ("sr",))
             m.submodules[f"sr{l}"] = lane
+            neg, mag = sign_magnitude(m, self.inp.payload.x[l], name=f"x{l}")
             m.d.comb += [
-                lane.x.eq(self.inp.payload.x[l]),
+                lane.neg.eq(neg), lane.mag.eq(mag), lane.sticky.eq(0),
                 lane.rnd.eq(src.out.payload[l]),
                 self.out.payload.code[l].eq(lane.code),
                 self.out.payload.sat[l].eq(lane.sat),

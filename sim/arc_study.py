@@ -4,7 +4,7 @@ Run ``python -m sim.arc_study`` (a few minutes on a cold synthesis cache, second
 It writes ``bench/arc_study.json`` and ``docs/img/arc_area.png``, ``docs/img/arc_error.png`` and
 prints markdown tables.
 
-(a) Area. The rounder alone (:class:`hw.quantizer.RoundLane`) and the whole lane
+(a) Area. The rounder alone (:class:`hw.quantizer.QuantizerLane`) and the whole lane
     (:class:`hw.quantizer.Quantizer`) with ``mode`` = rtz / rne / sr (``frac_bits = 8``,
     pipelined) for ``lanes`` in :data:`AREA_LANES` (default 1: wider designs repeat the FP32
     multiplier and took minutes per design, see docs/blocks/arc.md), synthesized with :func:`hw.synth.synthesize`
@@ -59,7 +59,7 @@ def _synth(cfg, comp, target, workdir):
 
 
 class RoundLaneArea(BlockConfig):
-    """Synthesis-only configuration of one :class:`hw.quantizer.RoundLane` (the rounder alone,
+    """Synthesis-only configuration of one :class:`hw.quantizer.QuantizerLane` (the rounder alone,
     without the FP32 multiplier that every mode shares)."""
     BLOCK = "round_lane"
     PARAMS = (
@@ -72,7 +72,7 @@ class RoundLaneArea(BlockConfig):
 def area_table(lanes=AREA_LANES, workdir=None, log=print) -> list:
     """Synthesis results, one row per design and lane count (module docstring, part (a)).
 
-    Rows: the rounder alone (:class:`hw.quantizer.RoundLane`, ``F = 8``) per mode; the whole
+    Rows: the rounder alone (:class:`hw.quantizer.QuantizerLane`, ``F = 8``) per mode; the whole
     :class:`hw.quantizer.Quantizer` (multiplier + rounder + registers) per mode and lane count;
     the RLSRU ``split`` source for those lane counts and for 16 lanes; SR's sum of both; the ARC
     quantizer and the default ARC statistics unit.
@@ -80,14 +80,14 @@ def area_table(lanes=AREA_LANES, workdir=None, log=print) -> list:
     from golden.rlsru import RlsruConfig
     from hw.arc_quantizer import ArcQuantizer
     from hw.arc_stats import ArcStats
-    from hw.quantizer import Quantizer, RoundLane
+    from hw.quantizer import Quantizer, QuantizerLane
     from hw.rlsru import Rlsru
     workdir = Path(workdir or REPO / ".cache" / "arc_study")
     rows = []
     designs = []
     for mode in ("rtz", "rne", "sr"):
         c = RoundLaneArea(mode=mode)
-        designs.append((f"round_lane {mode}", 1, c, RoundLane(mode, F)))
+        designs.append((f"round_lane {mode}", 1, c, QuantizerLane(F, (mode,))))
     for P in lanes:
         for mode in ("rtz", "rne", "sr"):
             c = QuantizerConfig(lanes=P, mode=mode, frac_bits=F)

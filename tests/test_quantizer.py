@@ -7,7 +7,7 @@ Ladder
    binades;
 2. golden rounding vs ``gfloat.round_float`` (TiesToEven, TowardZero, StochasticFastest with
    explicit ``srbits``) and the vectorised ``gfloat.round_ndarray`` used by the exhaustive sweep;
-3. hardware pieces (:class:`hw.fp32.Fp32Mul`, :class:`hw.quantizer.RoundLane`) vs golden;
+3. hardware pieces (:class:`hw.fp32.Fp32Mul`, :class:`hw.quantizer.QuantizerLane`, :class:`hw.rounding.RoundStage`) vs golden;
 4. the streaming component in the Amaranth simulator vs golden, with random gaps and stalls, and
    against the cycle model without them;
 5. the emitted Verilog under cocotb on Icarus (each mode) and Verilator;
@@ -46,7 +46,8 @@ from golden.params import ConfigError
 from golden.quantizer import (MODES, QuantizerConfig, fp32_to_fixed, quantize, quantize_bits,
                               reciprocal_scale, round_fixed, saturate_int8)
 from hw.fp32 import Fp32Mul
-from hw.quantizer import Quantizer, RoundLane
+from hw.quantizer import Quantizer, QuantizerLane
+from hw.rounding import RoundStage
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.blocks.quantizer import beats_scenario, boundary_bits, special_bits, stimulus_bits
 
@@ -202,10 +203,16 @@ def test_bad_parameters_rejected(kwargs, message):
 def test_bad_round_lane_parameters_rejected():
     with pytest.raises(ConfigError, match=r"^quantizer parameter frac_bits=0 is out of range: "
                                           r"allowed values are an integer in 1\.\.16\.$"):
-        RoundLane("rne", 0)
+        QuantizerLane(0, ("rne",))
     with pytest.raises(ConfigError, match=r"^quantizer parameter mode='up' is invalid: "
                                           r"allowed values are one of rne, rtz, sr\.$"):
-        RoundLane("up", 8)
+        QuantizerLane(8, ("up",))
+    with pytest.raises(ConfigError, match=r"^RoundStage modes=\('rne', 'rne'\) is invalid: "
+                                          r"allowed values are distinct names from rne, rtz, sr\.$"):
+        RoundStage(16, 8, ("rne", "rne"))
+    with pytest.raises(ConfigError, match=r"^RoundStage code_bits=1 is out of range: "
+                                          r"allowed values are 2\.\.16\.$"):
+        RoundStage(16, 8, ("rtz",), code_bits=1)
 
 
 def test_bad_stimulus_rejected():
@@ -399,7 +406,7 @@ def test_hw_round_lane_matches_golden(mode, F):
     rng = np.random.default_rng(F)
     v = stimulus_bits(rng, 2_500, 1.0)
     r = rng.integers(0, 1 << F, v.size)
-    dut = RoundLane(mode, F)
+    dut = QuantizerLane(F, (mode,))
     drive = (dut.v, dut.rnd) if mode == "sr" else (dut.v,)
     vecs = zip(v, r) if mode == "sr" else zip(v)
     got = _comb_run(dut, drive, (dut.code, dut.nan, dut.sat), vecs)
@@ -408,6 +415,31 @@ def test_hw_round_lane_matches_golden(mode, F):
     assert [g[0] for g in got] == [int(c) for c in codes]
     assert [g[1] for g in got] == [int(n) for n in raw.nan]
     assert [g[2] for g in got] == [int(s) for s in sat]
+
+
+@pytest.mark.parametrize("F", [1, 8])
+@pytest.mark.parametrize("modes", [("rne", "rtz", "sr"), ("sr", "rtz"), ("rtz", "rne")])
+def test_hw_round_stage_runtime_mode(F, modes):
+    """One rounding stage serves several modes, selected per value at run time."""
+    rng = np.random.default_rng(len(modes) * 10 + F)
+    v = stimulus_bits(rng, 2_000, 1.0)
+    r = rng.integers(0, 1 << F, v.size)
+    sel = rng.integers(0, len(modes), v.size)
+    dut = QuantizerLane(F, modes)
+    drive = (dut.v, dut.mode) + ((dut.rnd,) if "sr" in modes else ())
+    vecs = zip(v, sel, r) if "sr" in modes else zip(v, sel)
+    got = np.array(_comb_run(dut, drive, (dut.code, dut.sat), vecs))
+    raw = fp32_to_fixed(v, F)
+    want_code, want_sat = np.zeros(v.size, np.int64), np.zeros(v.size, bool)
+    for k, md in enumerate(modes):
+        codes, sat = saturate_int8(round_fixed(raw, F, md, r if md == "sr" else None))
+        want_code = np.where(sel == k, codes, want_code)
+        want_sat = np.where(sel == k, sat, want_sat)
+    assert np.array_equal(got[:, 0], want_code)
+    assert np.array_equal(got[:, 1].astype(bool), want_sat)
+    # the comparison is live: the same values with the modes read in another order differ
+    wrong = np.where(sel == 0, saturate_int8(round_fixed(raw, F, modes[-1], r))[0], want_code)
+    assert not np.array_equal(got[:, 0], wrong)
 
 
 # --------------------------------------------------------------------------------------------
