@@ -1,6 +1,6 @@
 """Golden model of ARC: round-toward-zero gradient quantization with z-score clipping.
 
-ALGORITHMS.md section 2 (ARC, ISCAS 2024). Per tensor ``g`` (FP32 output gradient of a layer):
+docs/spec.md#arc (ARC, ISCAS 2024). Per tensor ``g`` (FP32 output gradient of a layer):
 
 1. statistics of the finite elements: mean ``mu`` and standard deviation ``sd`` (``ddof=1``);
 2. inliers are the finite elements with ``|g - mu| <= z* sd`` (``z* = 3`` by default); the clip
@@ -87,7 +87,7 @@ __all__ = ["Z_STAR", "RHO", "ROUNDING", "ArcStatsConfig", "ArcQuantizerConfig", 
            "clip_bits", "arc_quantize_bits", "dead_zone_thresholds", "adaptive_mode",
            "arc_quantize", "clip_value_float64", "FLT_MAX_BITS", "INF_BITS", "NEG_INF_BITS"]
 
-#: default z-score threshold (the classic 3-sigma rule, spec 2b)
+#: default z-score threshold (the classic 3-sigma rule, docs/spec.md#arc)
 Z_STAR = 3.0
 #: default dead-zone fraction above which the adaptive rule picks RNE
 RHO = 0.25
@@ -546,7 +546,7 @@ def arc_quantize(g32, z: float = Z_STAR, rounding: str = "rtz", rho: float = RHO
 
 
 def clip_value_float64(g32, z: float = Z_STAR) -> np.float32:
-    """Spec 2b's ``arc_clip_value`` in float64, with this module's non-finite policy.
+    """The spec's (docs/spec.md#arc-float64) ``arc_clip_value`` in float64, with this module's non-finite policy.
 
     NaN/Inf are dropped, subnormals flushed, ``np.std(ddof=1)`` (``sd = 0`` for one element), and
     ``max |g|`` over finite elements when nothing is an inlier. Raises for an empty tensor.

@@ -1,4 +1,4 @@
-"""Configuration and golden model of the dynamic group accumulator (``dga``, ALGORITHMS.md §5).
+"""Configuration and golden model of the dynamic group accumulator (``dga``, docs/spec.md#dga).
 
 A dot product of ``N`` addends is accumulated in two FP(e, m) registers: the **intra-group**
 accumulator ``A`` and the **inter-group** accumulator ``S``. The addends are bit patterns of the
@@ -168,7 +168,7 @@ def _check_group(g):
 
 def dga_group_size(n: int, gmin: int = 4, gmax: int = 256) -> int:
     """DGA group size for a dot product of length ``n``: ``2**round(log2(sqrt(n)))`` (NumPy
-    ``rint``, ties to even) clamped to ``gmin..gmax`` (the spec's rule, §5b).
+    ``rint``, ties to even) clamped to ``gmin..gmax`` (the spec's rule, docs/spec.md#dga).
 
     Examples: 576 -> 32, 4608 -> 64, 25088 -> 128.
     """

@@ -4,8 +4,8 @@ Shared by every block that consumes FP32 gradients and host-set FP32 registers (
 DAGQ). Everything works on ``uint32`` bit patterns held in NumPy ``int64`` arrays, so the same
 integer operations describe the golden model and the hardware in :mod:`hw.fp32`.
 
-Special-value policy (ALGORITHMS.md, project-wide decision (b))
-------------------------------------------------------------------
+Special-value policy (docs/spec.md#decision-b)
+----------------------------------------------
 * Subnormal operands are flushed to a zero of the same sign before use.
 * The product is rounded exactly as IEEE-754 binary32 does (round to nearest, ties to even, with
   gradual underflow); a result that is subnormal *after* that rounding is flushed to a zero of the

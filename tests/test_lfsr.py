@@ -1,6 +1,6 @@
 """LFSR: golden model against independent oracles, then hardware against the golden model.
 
-Oracles: the spec's test vector and ``lfsr16_step`` (ALGORITHMS.md 0.2), ``galois`` (primitive
+Oracles: the spec's test vector and ``lfsr16_step`` (docs/spec.md#lfsr), ``galois`` (primitive
 polynomials, FLFSR/GLFSR state sequences), ``scipy.signal.max_len_seq`` and ``pylfsr``
 (the same m-sequence), plus exhaustive period checks.
 """
@@ -22,7 +22,7 @@ SPEC_VECTOR = [0x5670, 0xAB38, 0x559C, 0x2ACE, 0x1567, 0x8AB3, 0x4559, 0x22AC]
 
 
 def spec_lfsr16_step(s):
-    """Verbatim from ALGORITHMS.md section 0.2."""
+    """Verbatim from docs/spec.md#lfsr."""
     bit = ((s >> 0) ^ (s >> 2) ^ (s >> 3) ^ (s >> 5)) & 1
     return ((s >> 1) | (bit << 15)) & 0xFFFF
 

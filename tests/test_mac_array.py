@@ -101,7 +101,7 @@ def test_overflow_cases_really_overflow():
 
 
 def test_int32_bound_from_the_spec():
-    # K*127^2 < 2^31 for K <= 133,143 (ALGORITHMS.md decision (c)): no overflow at the bound
+    # K*127^2 < 2^31 for K <= 133,143 (docs/spec.md#decision-c): no overflow at the bound
     cfg = MacArrayConfig(rows=1, cols=1)
     K = 133_143
     got, ovf = gemm_tile(cfg, np.full((1, K), 127), np.full((K, 1), 127))

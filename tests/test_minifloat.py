@@ -28,7 +28,7 @@ FP8 = [FpFormat(4, 3), FpFormat(5, 2), FpFormat(3, 4), FpFormat(2, 5),
 
 
 def gfi(f: FpFormat) -> FormatInfo:
-    """The gfloat description of ``f`` (decision (d) and section 7 of the spec)."""
+    """The gfloat description of ``f`` (docs/spec.md#decision-d and docs/spec.md#oracles)."""
     if f.inf_nan:
         return FormatInfo(f.name, f.width, f.m + 1, bias=f.bias, is_signed=True,
                           domain=Domain.Extended, has_nz=True, num_high_nans=2 ** f.m - 1,

@@ -62,7 +62,7 @@ def _int_format(k):
                       has_nz=True, num_high_nans=0, has_subnormals=True, is_twos_complement=False)
 
 
-FI8 = _int_format(8)       # the symmetric INT8 range [-127, 127] of decision (a)
+FI8 = _int_format(8)       # the symmetric INT8 range [-127, 127] of docs/spec.md#decision-a
 FI16 = _int_format(16)     # wide enough to see whether a value saturates the INT8 range
 
 

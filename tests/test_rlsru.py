@@ -1,6 +1,6 @@
 """RLSRU: golden schemes against independent oracles, random-quality statistics, hardware.
 
-Oracles: the spec's ``lfsr16_step``/``rlsru_stream`` (ALGORITHMS.md 0.2 and 1b.4) and plain
+Oracles: the spec's ``lfsr16_step``/``rlsru_stream`` (docs/spec.md#lfsr and docs/spec.md#rlsru) and plain
 bit-by-bit stepping of :func:`golden.lfsr.step` (itself checked against galois/scipy/pylfsr in
 ``tests/test_lfsr.py``); the golden model uses leap-forward matrices instead.
 
@@ -42,7 +42,7 @@ def spec_lfsr16_step(s):
 
 
 def spec_rlsru_stream(seed, n):
-    """Verbatim from ALGORITHMS.md 1b.4 (with the spec's lfsr16_step)."""
+    """Verbatim from docs/spec.md#rlsru (with the spec's lfsr16_step)."""
     s = seed & 0xFFFF or 0xACE1
     out = np.empty(n, np.int64)
     for i in range(0, n, 2):
@@ -134,7 +134,7 @@ def test_replay_restart_repeats_the_pass():
 
 
 def test_full_period_byte_histogram_spec_claim():
-    """Spec 1b.4 item 5: over a period each byte value appears 256 times, 0 only 255 times."""
+    """docs/spec.md#rlsru: over a period each byte value appears 256 times, 0 only 255 times."""
     cfg = RlsruConfig(lanes=2, frac_bits=8, scheme="split")
     r = generate(cfg, 65535)
     for lane in range(2):
