@@ -1,7 +1,7 @@
 """Golden model of the quantizer lane: FP32 gradient x FP32 reciprocal scale -> symmetric INT8.
 
 One lane computes, for an IEEE binary32 input ``x`` and the host-set reciprocal scale ``inv``
-(``inv = fp32(1/s)``, ALGORITHMS.md section 0.1):
+(``inv = fp32(1/s)``, docs/spec.md#numeric-conventions):
 
 1. ``v = fp32(x * inv)`` with :func:`golden.fp32.fp32_mul_bits` (IEEE multiply, round to nearest
    even, subnormal operands and subnormal results flushed to zero, overflow to infinity);
@@ -13,12 +13,12 @@ One lane computes, for an IEEE binary32 input ``x`` and the host-set reciprocal 
    * ``"rne"`` -- round to nearest, ties to even, of the exact ``v`` (``np.rint``);
    * ``"rtz"`` -- round toward zero (``np.trunc``);
    * ``"sr"``  -- ``SR_F(v, r) = (floor(v * 2**F) + r) >> F`` with an F-bit random integer ``r``
-     (the adder form of decision (f); floor-based, so negative values round like positive ones
+     (the adder form of docs/spec.md#decision-f; floor-based, so negative values round like positive ones
      shifted, not mirrored);
-4. saturation to the symmetric INT8 range ``[-127, 127]`` (decision (a)), :func:`saturate_int8`.
+4. saturation to the symmetric INT8 range ``[-127, 127]`` (docs/spec.md#decision-a), :func:`saturate_int8`.
 
-Special values (decision (b))
------------------------------
+Special values (docs/spec.md#decision-b)
+----------------------------------------
 ======================================  ==========  =======  ========
 ``v`` (after the multiply)              code        ``nan``  ``sat``
 ======================================  ==========  =======  ========
@@ -31,12 +31,12 @@ zero, flushed subnormal input or result  0           0        0
 
 RNE and RTZ are exact roundings of ``v`` whatever ``F`` is (the sticky bit keeps the discarded
 bits); ``F`` changes only the SR result and the datapath width. With an ordinary register
-(``inv`` positive, finite, normal) this is the policy of decision (b): subnormal inputs give 0,
+(``inv`` positive, finite, normal) this is the policy of docs/spec.md#decision-b: subnormal inputs give 0,
 ``+-Inf`` inputs give ``+-127``, NaN inputs give 0 and raise the NaN flag. Degenerate registers
 follow IEEE through the multiply: ``inv = 0`` (or subnormal) makes ``Inf`` inputs NaN, and
 ``inv = Inf`` makes zero inputs NaN.
 
-Overflow policy (decision (c)): **saturate**. Each output beat carries a per-lane ``sat`` flag
+Overflow policy (docs/spec.md#decision-c): **saturate**. Each output beat carries a per-lane ``sat`` flag
 and the component keeps sticky ``sat_flag`` and ``nan_flag`` outputs (set by a transferred beat
 with a flagged lane, cleared by ``flag_clear`` or reset).
 """
@@ -202,10 +202,54 @@ def quantize_bits(x_bits, inv_bits, mode: str, frac_bits: int, rnd=None):
     sat : numpy.ndarray of bool
         The code was saturated (``v`` infinite, ``|v| >= 128`` or rounded outside the range).
     """
-    v = fp32_mul_bits(x_bits, inv_bits)
-    raw = fp32_to_fixed(v, frac_bits)
-    codes, sat = saturate_int8(round_fixed(raw, frac_bits, mode, rnd))
-    return codes, raw.nan, sat
+    # Fast form, bit-identical to fp32_mul_bits -> fp32_to_fixed -> round_fixed ->
+    # saturate_int8 (tests/test_train_quantizer_speed.py keeps that chain as the oracle):
+    # NumPy's float32 multiply is the IEEE product fp32_mul_bits computes before its flush, and
+    # every mode's rounding of a float32 value in [-128, 128] is exact in float32.
+    F = int(frac_bits)
+    mode = QuantizerConfig.param("mode").validate("quantizer", mode)
+    xb = np.asarray(x_bits)
+    x = (xb if xb.dtype == np.uint32 else (xb.astype(np.int64) & 0xFFFF_FFFF).astype(np.uint32)
+         ).view(np.float32)
+    ib = np.asarray(inv_bits)
+    inv = (ib if ib.dtype == np.uint32 else (ib.astype(np.int64) & 0xFFFF_FFFF).astype(np.uint32)
+           ).view(np.float32)
+    tiny = np.float32(np.finfo(np.float32).tiny)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if inv.ndim == 0:
+            iv = inv[()]
+            iv = np.float32(0.0) * np.sign(iv) if abs(iv) < tiny else iv   # flush the register
+            ax = np.abs(x)
+            sub = ax < tiny
+            xf = np.where(sub, np.float32(0.0), x) if sub.any() else x
+            v = xf * iv
+        else:
+            inv = np.where(np.abs(inv) < tiny, np.float32(0.0), inv)
+            x = np.where(np.abs(x) < tiny, np.float32(0.0), x)
+            v = x * inv
+        small = np.abs(v) < tiny                  # zeros and flushed subnormal products
+        if small.any():
+            v = np.where(small, np.float32(0.0), v)
+        if mode == "rne":
+            q = np.rint(v)
+        elif mode == "rtz":
+            q = np.trunc(v)
+        else:
+            if rnd is None:
+                _check_rnd(rnd, F, v.shape)
+            r = np.asarray(rnd)
+            if not np.issubdtype(r.dtype, np.integer) or (r.size and (r.min() < 0 or
+                                                                      r.max() > (1 << F) - 1)):
+                _check_rnd(rnd, F, v.shape)
+            r = np.broadcast_to(r, v.shape)
+            t = np.floor(np.clip(v, np.float32(-128.0), np.float32(128.0)) * np.float32(1 << F))
+            q = np.floor((t + r.astype(np.float32)) * np.float32(1.0 / (1 << F)))
+        nan = np.isnan(v)
+        sat = np.abs(q) > np.float32(INT8_MAX)
+        codes = np.clip(q, np.float32(-INT8_MAX), np.float32(INT8_MAX))
+        if nan.any():
+            codes = np.where(nan, np.float32(0.0), codes)
+    return codes.astype(np.int8), nan, sat
 
 
 def quantize(cfg: QuantizerConfig, x32, inv_scale, rnd=None):

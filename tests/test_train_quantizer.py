@@ -1,0 +1,114 @@
+"""The fast quantizer body (``golden.quantizer.quantize_bits``) equals the original chain.
+
+The oracle below is the implementation ``quantize_bits`` had before it was rewritten for speed
+(``fp32_mul_bits`` -> ``fp32_to_fixed`` -> ``round_fixed`` -> ``saturate_int8``), copied here so
+that it stays fixed. Inputs: 10^6 random bit patterns plus every special class (zeros,
+subnormals, infinities, NaNs, ties, saturation edges) against many reciprocal-scale registers,
+for every mode and several ``F``.
+"""
+
+import numpy as np
+import pytest
+
+from golden.fp32 import fp32_mul_bits, split_bits, to_bits
+from golden.params import ConfigError
+from golden.quantizer import quantize_bits
+
+BIG_EXP = 127 + 7
+
+
+def _oracle(x_bits, inv_bits, mode, F, rnd=None):
+    v = fp32_mul_bits(x_bits, inv_bits)
+    s, e, f = split_bits(v)
+    nan = (e == 0xFF) & (f != 0)
+    big = ((e == 0xFF) & (f == 0)) | ((e >= BIG_EXP) & (e != 0xFF))
+    zero = e == 0
+    sig = f | (1 << 23)
+    k = np.clip(150 - F - e, 1, 25)
+    mag = sig >> k
+    sticky = (sig & ((np.int64(1) << k) - 1)) != 0
+    mag = np.where(big, np.int64(128) << F, np.where(zero | nan, 0, mag)).astype(np.int64)
+    sticky = sticky & ~(big | zero | nan)
+    neg = (s == 1) & ~nan
+    if mode == "rtz":
+        q = np.where(neg, -(mag >> F), mag >> F)
+    elif mode == "rne":
+        q = mag >> F
+        guard = (mag >> (F - 1)) & 1
+        rest = ((mag & ((1 << (F - 1)) - 1)) != 0) | sticky
+        q = q + (guard & (rest | (q & 1)).astype(np.int64))
+        q = np.where(neg, -q, q)
+    else:
+        vfx = np.where(neg, -(mag + sticky.astype(np.int64)), mag)
+        q = (vfx + np.asarray(rnd, dtype=np.int64)) >> F
+    sat = (q > 127) | (q < -127)
+    return np.clip(q, -127, 127).astype(np.int8), nan, sat
+
+
+def _inputs(n=1_000_000, seed=1):
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 1 << 32, n // 2, dtype=np.int64)               # every class
+    vals = (rng.standard_normal(n // 2) * rng.choice([1e-3, 0.1, 1, 50], n // 2)).astype(np.float32)
+    ties = np.arange(-260, 261, dtype=np.float32) / 2                      # k + 0.5 and integers
+    edges = np.array([127.5, -127.5, 128, -128, 127.49999, 126.5, 0.5, -0.5, 1.5, 2.5, 1e-40,
+                      -1e-40, 1.1754944e-38, -1.1754944e-38, 3e38, -3e38], dtype=np.float32)
+    edges = np.concatenate([edges, np.nextafter(edges, np.float32(np.inf)),
+                            np.nextafter(edges, np.float32(-np.inf))])
+    special = np.array([0, 0x8000_0000, 1, 0x8000_0001, 0x007F_FFFF, 0x807F_FFFF, 0x7F80_0000,
+                        0xFF80_0000, 0x7FC0_0000, 0xFFC0_0001, 0x7F80_0001, 0x0080_0000],
+                       dtype=np.int64)
+    return np.concatenate([raw, to_bits(vals), to_bits(ties), to_bits(edges), special])
+
+
+INVS = [1.0, 30.0, 0.0123, 127.0 / 3.2, 2.0 ** -126, 2.0 ** 100, -4.0]
+INV_BITS = [int(to_bits(np.float32(v))) for v in INVS] + [0, 0x8000_0000, 0x0000_0001,
+                                                          0x7F80_0000, 0x7FC0_0000]
+
+
+@pytest.mark.parametrize("mode,F", [("rne", 8), ("rtz", 8), ("sr", 8), ("rne", 1), ("sr", 1),
+                                    ("sr", 16), ("rtz", 16)])
+def test_fast_quantizer_equals_original(mode, F):
+    x = _inputs()
+    rng = np.random.default_rng(F)
+    for inv in INV_BITS:
+        rnd = None
+        if mode == "sr":
+            rnd = rng.integers(0, 1 << F, x.size)
+            rnd[:3] = [0, (1 << F) - 1, 0]
+        got = quantize_bits(x, inv, mode, F, rnd)
+        want = _oracle(x, inv, mode, F, rnd)
+        for g, w, name in zip(got, want, ("codes", "nan", "sat")):
+            assert np.array_equal(g, w), (mode, F, hex(inv), name,
+                                          int(np.flatnonzero(g != w)[0]))
+
+
+def test_fast_quantizer_uint32_view_and_array_register():
+    """The trainer passes float32 tensors as uint32 views; a register may also be an array."""
+    x = _inputs(100_000, seed=3)
+    u = (x & 0xFFFF_FFFF).astype(np.uint32)
+    inv = np.array(INV_BITS * (x.size // len(INV_BITS) + 1))[:x.size]
+    for mode in ("rne", "rtz"):
+        got = quantize_bits(u, inv.astype(np.uint32), mode, 8)
+        want = _oracle(x, inv, mode, 8)
+        for g, w in zip(got, want):
+            assert np.array_equal(g, w)
+
+
+def test_inputs_catch_a_wrong_rounding():
+    """Mutation: round-half-away-from-zero instead of RNE differs on the tie inputs."""
+    x = _inputs(1000)
+    inv = int(to_bits(np.float32(1.0)))
+    want = _oracle(x, inv, "rne", 8)[0]
+    v = x.astype(np.uint32).view(np.float32).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        wrong = np.where(np.isfinite(v), np.clip(np.trunc(v + np.copysign(0.5, v)), -127, 127), 0)
+    wrong = np.where(np.abs(v) < 2.0 ** -126, 0, wrong).astype(np.int8)
+    assert not np.array_equal(wrong, want)
+
+
+def test_sr_random_bits_checked():
+    x = to_bits(np.float32([1.0, 2.0]))
+    with pytest.raises(ConfigError, match="out of range"):
+        quantize_bits(x, int(to_bits(np.float32(1.0))), "sr", 8, np.array([0, 256]))
+    with pytest.raises(ConfigError, match="needs random bits"):
+        quantize_bits(x, int(to_bits(np.float32(1.0))), "sr", 8, None)
