@@ -83,6 +83,9 @@ def cmd_sim(args):
             raise ConfigError(f"{name} {val} is out of range: allowed values are 0 <= p < 1.")
     if args.vcd and args.simulator == "verilator":
         raise ConfigError("--vcd is supported with --simulator amaranth or icarus, not verilator.")
+    if args.simulator == "native":          # Verilator model + C++ harness (sim/native.py)
+        from .native import cli_sim
+        return cli_sim(args, block, cfg)
     comp = block.component(cfg)
     scenario = block.scenario(cfg, layouts_of(comp), np.random.default_rng(args.seed), args.vectors)
     print(f"{cfg.module_name}: {scenario.vectors} vectors on {args.simulator} "
@@ -169,12 +172,16 @@ def build_parser():
 
     s = sub.add_parser("sim", help="run random stimulus against the golden model")
     block_args(s)
-    s.add_argument("--simulator", choices=("amaranth", "icarus", "verilator"), default="amaranth")
+    s.add_argument("--simulator", choices=("amaranth", "icarus", "verilator", "native"),
+                   default="amaranth", help="native: Verilator model driven by a C++ loop "
+                   "(docs/native.md)")
     s.add_argument("--vectors", type=int, default=256, help="number of output items to check")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--gap", type=float, default=0.0, help="probability of an idle input cycle")
     s.add_argument("--stall", type=float, default=0.0, help="probability of output back-pressure")
     s.add_argument("--vcd", metavar="FILE", help="write a waveform (amaranth, icarus: VCD)")
+    s.add_argument("--batch-vectors", type=int, default=1 << 16,
+                   help="native: vectors per streamed batch (default 65536)")
     s.add_argument("--build-dir", help="cocotb build directory (default: a temporary one)")
     s.add_argument("--verbose", action="store_true",
                    help="show the simulator's build and run output (default: build.log/sim.log)")

@@ -803,7 +803,7 @@ def trace_window(cfg, component, scenario, *, seed, gap, stall, cycle, window=(2
 
 def run_native_batches(cfg, component, make_batch, n_batches, *, seed=0, gap=0.0, stall=0.0,
                        cache_dir=None, progress=None, max_report=20, vcd_dir=None,
-                       window=(200, 20)) -> NativeRunResult:
+                       window=(200, 20), replay=None) -> NativeRunResult:
     """Stream ``n_batches`` scenarios through one live model (no reset between batches).
 
     ``make_batch(k)`` returns the scenario of batch ``k`` (called in order, once each, so memory
@@ -814,7 +814,10 @@ def run_native_batches(cfg, component, make_batch, n_batches, *, seed=0, gap=0.0
     gaps/stalls also its cycles, relative to its own first input transfer). ``check_ports`` are
     sticky flags: after batch ``k`` each must equal the OR of the expectations of batches
     ``0..k``. Only counts and the first ``max_report`` mismatch lines are kept.
-    ``progress(k, cycles, checked, seconds)`` is called after every batch.
+    ``progress(k, cycles, checked, seconds)`` is called after every batch. On a mismatch, with
+    ``vcd_dir`` and ``replay`` (``replay()`` returns a fresh ``make_batch`` that regenerates the
+    same batches), the run up to the failing batch is repeated on the traced build and a VCD
+    window around the first failing transfer is written (``res.vcd``).
     """
     nb = build(cfg, component, cache_dir=cache_dir)
     layouts = {s["name"]: s["fields"] for s in nb.side["streams"]}
@@ -851,11 +854,12 @@ def run_native_batches(cfg, component, make_batch, n_batches, *, seed=0, gap=0.0
                         name, i, g, e, cyc = ff
                         res.report = [f"batch {k}:"] + transfer_report(
                             layouts, name, i, g, e, cyc - (b.first_in if b.first_in >= 0 else 0))
-                        if vcd_dir is not None:
+                        if vcd_dir is not None and replay is not None:
+                            again = replay()
                             res.vcd = str(trace_window(
                                 cfg, component, None, seed=seed, gap=gap, stall=stall, cycle=cyc,
                                 window=window, out_dir=vcd_dir, cache_dir=cache_dir,
-                                batches=(make_batch(j) for j in range(k + 1))))
+                                batches=(again(j) for j in range(k + 1))))
                 break
             if progress:
                 progress(k, res.cycles, res.checked, res.seconds)
@@ -893,3 +897,110 @@ if __name__ == "__main__":          # pragma: no cover - debugging aid
     comp = b.component(c)
     sc = b.scenario(c, layouts_of(comp), np.random.default_rng(1), 96)
     print(run_native(c, comp, sc, seed=1, gap=0.25, stall=0.25))
+
+
+# ------------------------------------------------------------------------------------------------
+# The command line (``lobit sim BLOCK --simulator native``)
+
+#: largest ``--vectors`` of a native run and the default / largest vectors per batch
+MAX_VECTORS = 10 ** 10
+BATCH_VECTORS = 1 << 16
+MAX_BATCH_VECTORS = 10 ** 7
+
+
+def cli_sim(args, block, cfg) -> int:
+    """``lobit sim --simulator native``: one scenario, or a stream of batches (bounded memory).
+
+    With ``--vectors`` up to ``--batch-vectors`` the run uses exactly the scenario the other
+    simulators get for the same seed. Above, the CLI builds one scenario per batch of
+    ``--batch-vectors`` vectors from one NumPy generator seeded with ``--seed`` and streams
+    them through one live model (:func:`run_native_batches`: no reset between batches, the
+    gap/stall generators continue); progress goes to stderr. Blocks whose scenarios do not
+    chain (:func:`chains`) are refused with one sentence.
+    """
+    import tempfile
+    import numpy as np
+    from golden.params import ConfigError
+    from .amaranth_harness import layouts_of
+    from .runner import SimulatorMissing
+    if args.vectors > MAX_VECTORS:
+        raise ConfigError(f"--vectors {args.vectors} is out of range for --simulator native: "
+                          f"allowed values are 1..{MAX_VECTORS}.")
+    bv = args.batch_vectors
+    if not 1 <= bv <= MAX_BATCH_VECTORS:
+        raise ConfigError(f"--batch-vectors {bv} is out of range: allowed values are "
+                          f"1..{MAX_BATCH_VECTORS}.")
+    comp = block.component(cfg)
+    layouts = layouts_of(comp)
+    out_dir = Path(args.build_dir) if args.build_dir else Path(tempfile.mkdtemp(prefix="lobit_native_"))
+    n_batches = -(-args.vectors // bv)
+    try:
+        if n_batches > 1 and args.vcd:
+            raise ConfigError("--vcd with --simulator native needs a single batch: use --vectors "
+                              "<= --batch-vectors (a mismatch writes a VCD window by itself).")
+        if n_batches == 1:
+            sc = block.scenario(cfg, layouts, np.random.default_rng(args.seed), args.vectors)
+            print(f"{cfg.module_name}: {sc.vectors} vectors on native (seed {args.seed}, "
+                  f"gap {args.gap}, stall {args.stall})", flush=True)
+            res = run_native(cfg, comp, sc, seed=args.seed, gap=args.gap, stall=args.stall,
+                             vcd_dir=out_dir)
+            vectors = sc.vectors
+            if args.vcd:
+                trace_window(cfg, comp, sc, seed=args.seed, gap=args.gap, stall=args.stall,
+                             cycle=0, window=(0, 1 << 62), out_dir=out_dir)
+                os.replace(out_dir / f"{cfg.module_name}.vcd", args.vcd)
+        else:
+            if not chains(cfg, comp, block, seed=args.seed):
+                raise ConfigError(f"block {block.name} cannot be streamed in batches: its "
+                                  f"scenarios do not follow each other without a reset (the "
+                                  f"golden restarts from the reset state); use --vectors <= "
+                                  f"--batch-vectors ({bv}).")
+            counted = [0]
+            t0 = time.perf_counter()
+            last = [t0]
+
+            def factory():
+                rng = np.random.default_rng(args.seed)
+
+                def make(k):
+                    return block.scenario(cfg, layouts, rng, min(bv, args.vectors - k * bv))
+                return make
+            make_plain = factory()
+
+            def make(k):
+                sc = make_plain(k)
+                counted[0] += sc.vectors
+                return sc
+
+            def progress(k, cycles, checked, seconds):
+                now = time.perf_counter()
+                if now - last[0] >= 1.0 or k == n_batches - 1:
+                    last[0] = now
+                    print(f"  ... batch {k + 1}/{n_batches}: {cycles:,} cycles, {checked:,} "
+                          f"outputs checked, {now - t0:.0f} s wall ({seconds:.1f} s in the model)",
+                          file=sys.stderr, flush=True)
+
+            print(f"{cfg.module_name}: {args.vectors} vectors on native in {n_batches} batches "
+                  f"of {bv} (seed {args.seed}, gap {args.gap}, stall {args.stall})", flush=True)
+            res = run_native_batches(cfg, comp, make, n_batches, seed=args.seed, gap=args.gap,
+                                     stall=args.stall, progress=progress, vcd_dir=out_dir,
+                                     replay=factory)
+            vectors = counted[0]
+    except SimulatorMissing as e:
+        print(f"lobit: error: {e}", file=sys.stderr)
+        return 2
+    rate = res.cycles / res.seconds if res.seconds else float("nan")
+    print(f"vectors checked: {vectors}  (outputs compared: {res.checked})")
+    print(f"mismatches:      {len(res.mismatches)}")
+    print(f"cycles:          {res.cycles}")
+    print(f"cycles/s:        {rate:,.0f}  (C++ loop only)")
+    print(f"build:           {res.build_seconds:.1f} s ({'cached' if res.build_cached else 'built'})")
+    if args.vcd:
+        print(f"waveform:        {args.vcd}")
+    for m in res.mismatches[:10]:
+        print(f"  MISMATCH {m}")
+    for line in res.report:
+        print(f"  {line}")
+    if res.vcd:
+        print(f"waveform around the first mismatch: {res.vcd}")
+    return 0 if res.ok else 1
