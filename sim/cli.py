@@ -199,6 +199,9 @@ def build_parser():
     block_args(s)
     s.add_argument("--gemm", nargs=3, type=int, metavar=("M", "K", "N"), required=True)
     s.set_defaults(func=cmd_cycles)
+
+    from train.cli import add_parser as add_train_parser     # lobit train (docs/training.md)
+    add_train_parser(sub)
     return p
 
 

@@ -1,0 +1,238 @@
+"""Arithmetic modes of the trainer: how every GEMM of a training step is computed.
+
+A layer calls ``ctx = arith.forward(x, w, tag)`` (``x`` activations ``M x K``, ``w`` weights
+``K x N``, returns ``y`` and a context) and ``dx, dw = arith.backward(dy, ctx)``. Three modes:
+
+``fp32`` (:class:`Fp32Arith`)
+    NumPy float32 (float64 for gradient checks) matrix products: the reference.
+
+``int8`` (:class:`Int8Arith`)
+    Weights and activations are quantized per tensor to symmetric INT8 with RNE by the golden
+    quantizer lane (:func:`golden.quantizer.quantize_bits`; scale ``s = fp32(max|x| / 127)``,
+    register ``inv = reciprocal_scale(s)``). The output gradient ``dy`` is quantized per tensor by
+    the gradient rule (``rne``, ``rtz``, ``sr`` with RLSRU random bits, or ``arc``: ARC's z-score
+    clip + RTZ with the adaptive rule, :func:`golden.arc.arc_quantize`). All three GEMMs
+    (``x @ w``, ``dy @ w^T``, ``x^T @ dy``) run as INT8 x INT8 -> INT32 with the MAC array's
+    accumulator and overflow policy (:func:`train.fastgolden.int_gemm`) and are dequantized with
+    the product of the two scales in float32.
+
+``fp8`` (:class:`Fp8Arith`)
+    Operands are FP8 with a per-tensor power-of-two scale (the largest magnitude is scaled into
+    ``[4, 8)``): **E4M3 for weights and activations (forward), E5M2 for the output gradient
+    (backward)**; the weights and activations keep their E4M3 codes in the backward GEMMs. Each
+    product of two FP8 values is computed exactly and rounded once into the FP12 E5M6 accumulator
+    format; the dot products are accumulated by ``acc``: ``fp32`` (exact products summed in
+    float32), ``seq`` (sequential FP12), ``static`` (FP12, static groups G = 64), ``dga`` (FP12,
+    G from the dot-product length) or ``dga_exp`` (FP12, data-driven groups), all bit-exact to
+    :mod:`golden.dga` (:func:`train.fastgolden.fp_accumulate`).
+
+Every mode records the GEMM shapes ``(M, K, N)`` of the step for the MAC-array cycle model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.arc import arc_quantize
+from golden.fp32 import to_bits
+from golden.mac_array import MacArrayConfig
+from golden.minifloat import FpFormat
+from golden.quantizer import quantize_bits, reciprocal_scale
+from golden.rlsru import RlsruConfig
+
+from .fastgolden import RandomStream, fp_accumulate, int_gemm, round_fp
+
+ARITHS = ("fp32", "int8", "fp8")
+GRADS = ("rne", "rtz", "sr", "arc")
+SCHEMES = ("per_lane", "leap", "split", "replay")
+ACCS = ("fp32", "seq", "static", "dga", "dga_exp")
+
+#: quantizer fraction bits F (the RLSRU delivers F-bit random numbers)
+FRAC_BITS = 8
+#: RLSRU lanes feeding the quantizer
+LANES = 16
+
+E4M3 = FpFormat(4, 3)
+E5M2 = FpFormat(5, 2)
+E5M6 = FpFormat(5, 6)
+
+
+class Arith:
+    """Base class: records GEMM shapes; ``name`` describes the mode."""
+    name = "base"
+
+    def __init__(self):
+        self.shapes = []
+        self.record = True
+
+    def _shape(self, M, K, N):
+        if self.record:
+            self.shapes.append((int(M), int(K), int(N)))
+
+    def forward(self, x, w, tag=None):
+        raise NotImplementedError
+
+    def backward(self, dy, ctx, need_dx=True):
+        raise NotImplementedError
+
+
+class Fp32Arith(Arith):
+    """Plain floating-point GEMMs in the dtype of the operands."""
+    name = "fp32"
+
+    def forward(self, x, w, tag=None):
+        self._shape(x.shape[0], x.shape[1], w.shape[1])
+        return x @ w, (x, w)
+
+    def backward(self, dy, ctx, need_dx=True):
+        x, w = ctx
+        self._shape(x.shape[1], x.shape[0], dy.shape[1])
+        dw = x.T @ dy
+        dx = None
+        if need_dx:
+            self._shape(dy.shape[0], dy.shape[1], w.shape[0])
+            dx = dy @ w.T
+        return dx, dw
+
+
+# ------------------------------------------------------------------------------------------------
+# INT8
+# ------------------------------------------------------------------------------------------------
+
+
+def int8_scale(x):
+    """Per-tensor symmetric scale ``s = fp32(max|x| / 127)`` and its register ``inv``."""
+    amax = np.float32(np.max(np.abs(x))) if x.size else np.float32(0)
+    s = np.float32(amax / np.float32(127))
+    if not np.isfinite(s) or s == 0 or s < np.finfo(np.float32).tiny:
+        return np.float32(0), np.float32(0)
+    return s, reciprocal_scale(s)
+
+
+def quantize_tensor(x, mode="rne", rnd=None):
+    """Quantize a float32 tensor per tensor with the golden quantizer lane.
+
+    Returns ``(codes int8, s float32)``; ``x ~ codes * s``.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    s, inv = int8_scale(x)
+    if s == 0:
+        return np.zeros(x.shape, dtype=np.int8), np.float32(0)
+    codes, _nan, _sat = quantize_bits(x.view(np.uint32), int(to_bits(inv)), mode, FRAC_BITS,
+                                      None if rnd is None else rnd.reshape(x.shape))
+    return codes, s
+
+
+class Int8Arith(Arith):
+    """INT8 operands, INT32 MAC-array accumulation, gradient rounding ``grad``."""
+
+    def __init__(self, grad="rne", rlsru="split", seed=0xACE1, mac: MacArrayConfig | None = None,
+                 arc_z=3.0):
+        super().__init__()
+        self.grad = grad
+        self.mac = mac or MacArrayConfig(rows=8, cols=8)
+        self.scheme = rlsru if grad == "sr" else None
+        self.stream = (RandomStream(RlsruConfig(lanes=LANES, frac_bits=FRAC_BITS, scheme=rlsru,
+                                                seed=seed)) if grad == "sr" else None)
+        self.arc_z = arc_z
+        self.overflows = 0
+        self.name = "int8-" + grad + (f"-{rlsru}" if grad == "sr" else "")
+
+    def _gemm(self, A, B, sa, sb):
+        C, ovf = int_gemm(self.mac, A, B)
+        self.overflows += int(ovf.sum())
+        return C.astype(np.float32) * np.float32(sa * sb)
+
+    def quantize_grad(self, dy):
+        """Codes and scale of an output gradient by the configured rule."""
+        dy = np.ascontiguousarray(dy, dtype=np.float32)
+        if self.grad in ("rne", "rtz"):
+            return quantize_tensor(dy, self.grad)
+        if self.grad == "sr":
+            return quantize_tensor(dy, "sr", self.stream.take(dy.size))
+        r = arc_quantize(dy, z=self.arc_z, rounding="adaptive")
+        return r.codes, np.float32(r.s)
+
+    def forward(self, x, w, tag=None):
+        self._shape(x.shape[0], x.shape[1], w.shape[1])
+        qx, sx = quantize_tensor(x, "rne")
+        qw, sw = quantize_tensor(w, "rne")
+        return self._gemm(qx, qw, sx, sw), (qx, sx, qw, sw)
+
+    def backward(self, dy, ctx, need_dx=True):
+        qx, sx, qw, sw = ctx
+        qg, sg = self.quantize_grad(dy)
+        self._shape(qx.shape[1], qx.shape[0], qg.shape[1])
+        dw = self._gemm(qx.T, qg, sx, sg)
+        dx = None
+        if need_dx:
+            self._shape(qg.shape[0], qg.shape[1], qw.shape[0])
+            dx = self._gemm(qg, qw.T, sg, sw)
+        return dx, dw
+
+
+# ------------------------------------------------------------------------------------------------
+# FP8
+# ------------------------------------------------------------------------------------------------
+
+
+def fp8_tensor(fmt: FpFormat, x, top: float = 8.0):
+    """Scale ``x`` by a power of two so that ``max|x|`` lies in ``[top/2, top)`` and round to ``fmt``.
+
+    Returns ``(values float64 exactly representable in fmt, scale exponent k)``;
+    ``x ~ values * 2**-k``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    amax = float(np.max(np.abs(x))) if x.size else 0.0
+    if amax == 0.0 or not np.isfinite(amax):
+        return np.zeros(x.shape), 0
+    k = int(np.floor(np.log2(top / amax)))
+    if amax * 2.0 ** k >= top:
+        k -= 1
+    return round_fp(fmt, np.ldexp(x, k)), k
+
+
+class Fp8Arith(Arith):
+    """FP8 operands (E4M3 forward, E5M2 gradients), exact products, accumulation ``acc``."""
+
+    def __init__(self, acc="dga"):
+        super().__init__()
+        self.acc = acc
+        self.name = "fp8-" + acc
+
+    def _gemm(self, a, b, ka, kb):
+        if self.acc == "fp32":
+            C = a.astype(np.float32) @ b.astype(np.float32)   # exact products, float32 sums
+        else:
+            C = fp_accumulate(E5M6, a, b, self.acc)
+        return np.ldexp(C, -(ka + kb)).astype(np.float32)
+
+    def forward(self, x, w, tag=None):
+        self._shape(x.shape[0], x.shape[1], w.shape[1])
+        a, ka = fp8_tensor(E4M3, x)
+        b, kb = fp8_tensor(E4M3, w)
+        return self._gemm(a, b, ka, kb), (a, ka, b, kb)
+
+    def backward(self, dy, ctx, need_dx=True):
+        a, ka, b, kb = ctx
+        g, kg = fp8_tensor(E5M2, dy)
+        self._shape(a.shape[1], a.shape[0], g.shape[1])
+        dw = self._gemm(a.T, g, ka, kg)
+        dx = None
+        if need_dx:
+            self._shape(g.shape[0], g.shape[1], b.shape[0])
+            dx = self._gemm(g, b.T, kg, kb)
+        return dx, dw
+
+
+def make_arith(arith="fp32", grad="rne", rlsru="split", acc="dga", seed=0,
+               mac: MacArrayConfig | None = None) -> Arith:
+    """Build the arithmetic of a run (arguments already validated by the CLI)."""
+    if arith == "fp32":
+        return Fp32Arith()
+    if arith == "int8":
+        rseed = 1 + (0xACE1 + 7919 * int(seed)) % 65535        # nonzero 16-bit RLSRU seed
+        return Int8Arith(grad, rlsru, rseed, mac)
+    if arith == "fp8":
+        return Fp8Arith(acc)
+    raise ValueError(f"arithmetic {arith!r} is unknown: allowed values are {', '.join(ARITHS)}.")
