@@ -1,8 +1,8 @@
 """Dynamic group accumulator (DGA): intra-group and inter-group FP(e, m) registers, group counter.
 
 The golden model is :func:`golden.dga.accumulate` (order of additions, group rule and flags in
-:mod:`golden.dga`); both adders are the datapath of :class:`hw.fp_add.FpAdd` (``_stage1`` +
-``_stage2``, combinational), so rounding, saturation and Inf/NaN handling are those of the
+:mod:`golden.dga`); both adders are the datapath of :class:`hw.fp_add.FpAdd` (:func:`hw.fp_add.fp_add_datapath` =
+stage 1 + stage 2, combinational), so rounding, saturation and Inf/NaN handling are those of the
 verified FP adder. See ``docs/blocks/dga.md``.
 """
 

@@ -13,7 +13,8 @@ from golden.fp_add import FpAddConfig
 
 from .block import BlockComponent
 
-__all__ = ["FpAdd", "fp_add_datapath", "pipeline_control", "leading_zeros"]
+__all__ = ["FpAdd", "fp_add_stage1", "fp_add_stage2", "fp_add_datapath", "pipeline_control",
+           "leading_zeros", "register_stage"]
 
 
 def register_stage(m, values, enable, prefix="p1"):
@@ -57,6 +58,104 @@ def leading_zeros(m, value, width, name):
         expr = Mux(value[i], width - 1 - i, expr)
     m.d.comb += lz.eq(expr)
     return lz
+
+
+# --- stage 1: unpack, order, align, add ---------------------------------------------------
+def fp_add_stage1(m, f, a, b):
+    """Stage 1 of the FP(e, m) adder in ``m``: unpack, order, align, add.
+
+    ``f`` is the :class:`golden.minifloat.FpFormat`; returns the dict of signals stage 2 needs.
+    """
+    e, mb = f.e, f.m
+    W = mb + 4                                  # hidden + m + guard/round/sticky
+    ones = f.exp_ones
+
+    def unpack(v, tag):
+        sign, E, M = v[e + mb], v[mb:mb + e], v[:mb]
+        ee = Signal(e, name=f"{tag}_ee")
+        sig = Signal(mb + 1, name=f"{tag}_sig")
+        m.d.comb += [ee.eq(Mux(E == 0, 1, E)), sig.eq(Cat(M, E != 0))]
+        special = (E == ones) if f.inf_nan else Const(0)
+        return sign, ee, sig, special & (M == 0), special & (M != 0)
+
+    sa, ea, ga, inf_a, nan_a = unpack(a, "a")
+    sb, eb, gb, inf_b, nan_b = unpack(b, "b")
+    swap = Signal(name="swap")
+    m.d.comb += swap.eq(b[:e + mb] > a[:e + mb])
+    sx, ex, gx = Mux(swap, sb, sa), Mux(swap, eb, ea), Mux(swap, gb, ga)
+    ey, gy = Mux(swap, ea, eb), Mux(swap, ga, gb)
+
+    d = Signal(e, name="exp_diff")
+    dc = Signal(range(W + 1), name="shift")
+    m.d.comb += [d.eq(ex - ey), dc.eq(Mux(d > W, W, d))]
+    y_full = Signal(W, name="y_full")
+    m.d.comb += y_full.eq(gy << 3)
+    y_shift = Signal(W, name="y_shift")
+    sticky = Signal(name="align_sticky")
+    m.d.comb += [
+        y_shift.eq(y_full >> dc),
+        sticky.eq((y_full & ((Const(1, W + 1) << dc) - 1)[:W]).any()),
+    ]
+    X = Signal(W, name="x_ext")
+    Y = Signal(W, name="y_ext")
+    m.d.comb += [X.eq(gx << 3), Y.eq(y_shift | sticky)]
+    sub = sa ^ sb
+    S = Signal(W + 1, name="sum")
+    m.d.comb += S.eq(Mux(sub, X - Y, X + Y))
+
+    nan = Signal(name="nan_in")
+    inf = Signal(name="inf_in")
+    inf_sign = Signal(name="inf_sign")
+    m.d.comb += [
+        nan.eq(nan_a | nan_b | (inf_a & inf_b & sub)),
+        inf.eq(inf_a | inf_b),
+        inf_sign.eq(Mux(inf_a, sa, sb)),
+    ]
+    return {"S": S, "ex": ex, "sx": sx, "zsign": sa & sb, "nan": nan, "inf": inf,
+            "inf_sign": inf_sign}
+
+# --- stage 2: normalize, round, pack, saturate, specials -----------------------------------
+def fp_add_stage2(m, f, rounding, s1):
+    """Stage 2 of the FP(e, m) adder in ``m``: normalize, round (``"rne"``/``"rtz"``), pack,
+    saturate, specials. Returns ``(bits, nan, ovf)``.
+    """
+    e, mb = f.e, f.m
+    W = mb + 4
+    S, ex = s1["S"], s1["ex"]
+    carry = S[W]
+    lz = leading_zeros(m, S, W, "lz")
+    limit = Signal(e, name="lz_limit")
+    m.d.comb += limit.eq(ex - 1)
+    sh = Signal(range(max(W, 1 << e) + 1), name="norm_shift")
+    m.d.comb += sh.eq(Mux(lz > limit, limit, lz))
+    N = Signal(W, name="norm")
+    ee = Signal(e + 1, name="res_ee")
+    with m.If(carry):
+        m.d.comb += [N.eq(Cat(S[0] | S[1], S[2:W + 1])), ee.eq(ex + 1)]
+    with m.Else():
+        m.d.comb += [N.eq((S[:W] << sh)[:W]), ee.eq(ex - sh)]
+    n = N[3:W]
+    guard, rest = N[2], N[1] | N[0]
+    up = (guard & (rest | n[0])) if rounding == "rne" else Const(0)
+    mag = Signal(e + mb + 2, name="mag")
+    m.d.comb += mag.eq(((ee - 1) << mb) + n + up)
+    ovf = Signal(name="ovf_fin")
+    m.d.comb += ovf.eq(mag > f.max_code)
+    zero = S == 0
+    bits = Signal(f.width, name="res_bits")
+    nan_code = f.nan_code if f.inf_nan else 0
+    inf_code = f.inf_code if f.inf_nan else 0
+    with m.If(s1["nan"]):
+        m.d.comb += bits.eq(nan_code)
+    with m.Elif(s1["inf"]):
+        m.d.comb += bits.eq(Cat(Const(inf_code, e + mb), s1["inf_sign"]))
+    with m.Elif(zero):
+        m.d.comb += bits.eq(Cat(Const(0, e + mb), s1["zsign"]))
+    with m.Elif(ovf):
+        m.d.comb += bits.eq(Cat(Const(f.max_code, e + mb), s1["sx"]))
+    with m.Else():
+        m.d.comb += bits.eq(Cat(mag[:e + mb], s1["sx"]))
+    return bits, s1["nan"], ovf & ~s1["nan"] & ~s1["inf"] & ~zero
 
 
 class FpAdd(BlockComponent):
@@ -105,106 +204,14 @@ class FpAdd(BlockComponent):
             "overflow": Out(1),
         }
 
-    # --- stage 1: unpack, order, align, add ---------------------------------------------------
-    def _stage1(self, m, a, b):
-        f = self._cfg.fmt
-        e, mb = f.e, f.m
-        W = mb + 4                                  # hidden + m + guard/round/sticky
-        ones = f.exp_ones
-
-        def unpack(v, tag):
-            sign, E, M = v[e + mb], v[mb:mb + e], v[:mb]
-            ee = Signal(e, name=f"{tag}_ee")
-            sig = Signal(mb + 1, name=f"{tag}_sig")
-            m.d.comb += [ee.eq(Mux(E == 0, 1, E)), sig.eq(Cat(M, E != 0))]
-            special = (E == ones) if f.inf_nan else Const(0)
-            return sign, ee, sig, special & (M == 0), special & (M != 0)
-
-        sa, ea, ga, inf_a, nan_a = unpack(a, "a")
-        sb, eb, gb, inf_b, nan_b = unpack(b, "b")
-        swap = Signal(name="swap")
-        m.d.comb += swap.eq(b[:e + mb] > a[:e + mb])
-        sx, ex, gx = Mux(swap, sb, sa), Mux(swap, eb, ea), Mux(swap, gb, ga)
-        ey, gy = Mux(swap, ea, eb), Mux(swap, ga, gb)
-
-        d = Signal(e, name="exp_diff")
-        dc = Signal(range(W + 1), name="shift")
-        m.d.comb += [d.eq(ex - ey), dc.eq(Mux(d > W, W, d))]
-        y_full = Signal(W, name="y_full")
-        m.d.comb += y_full.eq(gy << 3)
-        y_shift = Signal(W, name="y_shift")
-        sticky = Signal(name="align_sticky")
-        m.d.comb += [
-            y_shift.eq(y_full >> dc),
-            sticky.eq((y_full & ((Const(1, W + 1) << dc) - 1)[:W]).any()),
-        ]
-        X = Signal(W, name="x_ext")
-        Y = Signal(W, name="y_ext")
-        m.d.comb += [X.eq(gx << 3), Y.eq(y_shift | sticky)]
-        sub = sa ^ sb
-        S = Signal(W + 1, name="sum")
-        m.d.comb += S.eq(Mux(sub, X - Y, X + Y))
-
-        nan = Signal(name="nan_in")
-        inf = Signal(name="inf_in")
-        inf_sign = Signal(name="inf_sign")
-        m.d.comb += [
-            nan.eq(nan_a | nan_b | (inf_a & inf_b & sub)),
-            inf.eq(inf_a | inf_b),
-            inf_sign.eq(Mux(inf_a, sa, sb)),
-        ]
-        return {"S": S, "ex": ex, "sx": sx, "zsign": sa & sb, "nan": nan, "inf": inf,
-                "inf_sign": inf_sign}
-
-    # --- stage 2: normalize, round, pack, saturate, specials -----------------------------------
-    def _stage2(self, m, s1):
-        f = self._cfg.fmt
-        e, mb = f.e, f.m
-        W = mb + 4
-        S, ex = s1["S"], s1["ex"]
-        carry = S[W]
-        lz = leading_zeros(m, S, W, "lz")
-        limit = Signal(e, name="lz_limit")
-        m.d.comb += limit.eq(ex - 1)
-        sh = Signal(range(max(W, 1 << e) + 1), name="norm_shift")
-        m.d.comb += sh.eq(Mux(lz > limit, limit, lz))
-        N = Signal(W, name="norm")
-        ee = Signal(e + 1, name="res_ee")
-        with m.If(carry):
-            m.d.comb += [N.eq(Cat(S[0] | S[1], S[2:W + 1])), ee.eq(ex + 1)]
-        with m.Else():
-            m.d.comb += [N.eq((S[:W] << sh)[:W]), ee.eq(ex - sh)]
-        n = N[3:W]
-        guard, rest = N[2], N[1] | N[0]
-        up = (guard & (rest | n[0])) if self._cfg.rounding == "rne" else Const(0)
-        mag = Signal(e + mb + 2, name="mag")
-        m.d.comb += mag.eq(((ee - 1) << mb) + n + up)
-        ovf = Signal(name="ovf_fin")
-        m.d.comb += ovf.eq(mag > f.max_code)
-        zero = S == 0
-        bits = Signal(f.width, name="res_bits")
-        nan_code = f.nan_code if f.inf_nan else 0
-        inf_code = f.inf_code if f.inf_nan else 0
-        with m.If(s1["nan"]):
-            m.d.comb += bits.eq(nan_code)
-        with m.Elif(s1["inf"]):
-            m.d.comb += bits.eq(Cat(Const(inf_code, e + mb), s1["inf_sign"]))
-        with m.Elif(zero):
-            m.d.comb += bits.eq(Cat(Const(0, e + mb), s1["zsign"]))
-        with m.Elif(ovf):
-            m.d.comb += bits.eq(Cat(Const(f.max_code, e + mb), s1["sx"]))
-        with m.Else():
-            m.d.comb += bits.eq(Cat(mag[:e + mb], s1["sx"]))
-        return bits, s1["nan"], ovf & ~s1["nan"] & ~s1["inf"] & ~zero
-
     def elaborate(self, platform):
         m = Module()
         stages = self.latency
         adv = pipeline_control(m, self.inp, self.out, stages)
-        s1 = self._stage1(m, self.inp.payload.a, self.inp.payload.b)
+        s1 = fp_add_stage1(m, self._cfg.fmt, self.inp.payload.a, self.inp.payload.b)
         if self._cfg.pipelined:
             s1 = register_stage(m, s1, adv[0])
-        bits, nan, ovf = self._stage2(m, s1)
+        bits, nan, ovf = fp_add_stage2(m, self._cfg.fmt, self._cfg.rounding, s1)
         with m.If(adv[-1]):
             m.d.sync += [self.out.payload.bits.eq(bits), self.out.payload.nan.eq(nan),
                          self.out.payload.ovf.eq(ovf)]
@@ -221,7 +228,7 @@ def fp_add_datapath(cfg, m, a, b):
 
     Parameters
     ----------
-    cfg : config with ``exp_bits``, ``man_bits``, ``rounding`` and ``inf_nan``
+    cfg : config with ``fmt`` and ``rounding``
         E.g. :class:`golden.dga.DgaConfig` or :class:`golden.dga.FpAccConfig`.
     m : amaranth.hdl.Module
         The module that receives the combinational logic.
@@ -233,7 +240,4 @@ def fp_add_datapath(cfg, m, a, b):
     ``(bits, nan, ovf)`` of ``a + b``, exactly :func:`golden.minifloat.fp_add`. The accumulators
     (:mod:`hw.dga`, :mod:`hw.fp_acc`) use this so there is one adder implementation.
     """
-    unit = FpAdd(FpAddConfig(exp_bits=cfg.exp_bits, man_bits=cfg.man_bits,
-                             rounding=cfg.rounding, inf_nan=cfg.inf_nan))
-    unit._MustUse__used = True          # only its datapath methods are used, never elaborated
-    return unit._stage2(m, unit._stage1(m, a, b))
+    return fp_add_stage2(m, cfg.fmt, cfg.rounding, fp_add_stage1(m, cfg.fmt, a, b))

