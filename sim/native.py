@@ -57,6 +57,8 @@ VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fat
                    "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT")
 #: C++ compiler flags of the model and the harness (part of the cache key).
 CXX_FLAGS = ("-fPIC", "-O2", "-fvisibility=hidden")
+#: optimization of Verilator's generated makefile (part of the cache key)
+MAKE_OPT = "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2"
 RESET_CYCLES = 3
 
 
@@ -467,7 +469,7 @@ def build(cfg, component, *, trace=False, cache_dir=None, verilog=None) -> Nativ
     src = harness_source(side)
     flags = list(VERILATOR_FLAGS) + (["--trace"] if trace else [])
     cxx = list(CXX_FLAGS) + (["-DLOBIT_TRACE"] if trace else [])
-    key = hashlib.sha256("\0".join([text, src, _verilator_version(), *flags, "|", *cxx])
+    key = hashlib.sha256("\0".join([text, src, _verilator_version(), *flags, "|", *cxx, MAKE_OPT])
                          .encode()).hexdigest()[:16]
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     d = (root / f"{cfg.module_name}-{'t' if trace else 'n'}{key}").resolve()
@@ -486,7 +488,7 @@ def build(cfg, component, *, trace=False, cache_dir=None, verilog=None) -> Nativ
             cmd = ["verilator", "--cc", "--exe", "--build", "-j", jobs, *flags,
                    "--top-module", top, "-Mdir", "obj", "-o", "liblobit_native.so",
                    "-CFLAGS", " ".join(cxx), "-LDFLAGS", "-shared -Wl,-Bsymbolic",
-                   "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2",
+                   "-MAKEFLAGS", MAKE_OPT,
                    f"{top}.v", "harness.cpp"]
             r = subprocess.run(cmd, cwd=d, capture_output=True, text=True)
             (d / "build.log").write_text(" ".join(cmd) + "\n" + r.stdout + r.stderr)
@@ -674,6 +676,7 @@ class NativeRunResult(RunResult):
     report: list = field(default_factory=list)      # first failing transfer, field by field
     vcd: str | None = None
     batches: int = 1
+    received: dict = field(default_factory=dict)    # single runs: stream -> received payloads
 
 
 def _check_batch(scenario, batch: Batch, layouts, timed, port_values, slack=64):
@@ -755,7 +758,8 @@ def run_native(cfg, component, scenario: Scenario, *, seed=0, gap=0.0, stall=0.0
     res = NativeRunResult(checked=r.checked, mismatches=r.mismatches, cycles=batch.cycles,
                           seconds=batch.seconds, out_cycles=r.out_cycles,
                           build_seconds=nb.seconds, build_cached=nb.cached,
-                          inline_mismatches=batch.inline_mismatches)
+                          inline_mismatches=batch.inline_mismatches,
+                          received={n: m.received for n, m in batch.monitors.items()})
     payload_bad = sum(1 for m in r.mismatches if ": got " in m or "missing" in m
                       or "extra output" in m)
     if (batch.inline_mismatches > 0) != (payload_bad > 0):
