@@ -95,9 +95,11 @@ def _bar(done, total, width=24):
     return "#" * k + "." * (width - k)
 
 
-def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log=sys.stderr,
+def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log="stderr",
              progress=True) -> dict:
     """Train ``mode`` for seeds ``0..seeds-1`` and return the JSON record (see module doc)."""
+    if log == "stderr":
+        log = sys.stderr
     from .trainer import HYPER, Diverged, train_run
     name = mode_name(mode)
     epochs = epochs or HYPER[mode["dataset"]]["epochs"]

@@ -138,6 +138,15 @@ def train_run(dataset="mnist1d", arith="fp32", grad="rne", rlsru="split", acc="d
     steps = math.ceil(n / batch)
     res = RunResult(seed=seed)
     total = epochs * steps
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        _loop(res, net, ar, opt, ds, xtr, ytr, epochs, steps, batch, lr, total, rng, progress)
+    res.final_acc = res.test_acc[-1]
+    res.int_overflows = getattr(ar, "overflows", 0)
+    return res
+
+
+def _loop(res, net, ar, opt, ds, xtr, ytr, epochs, steps, batch, lr, total, rng, progress):
+    n = len(xtr)
     for ep in range(epochs):
         t0 = time.perf_counter()
         order = rng.permutation(n)
@@ -162,6 +171,3 @@ def train_run(dataset="mnist1d", arith="fp32", grad="rne", rlsru="split", acc="d
         res.test_acc.append(evaluate(net, ds.x_test, ds.y_test, ar))
         res.train_loss.append(float(np.mean(losses)))
         res.epoch_seconds.append(time.perf_counter() - t0)
-    res.final_acc = res.test_acc[-1]
-    res.int_overflows = getattr(ar, "overflows", 0)
-    return res
