@@ -10,7 +10,7 @@ export AMARANTH_USE_YOSYS := builtin
 export YOWASP_CACHE_DIR   := $(CURDIR)/.cache/yowasp
 export XDG_CACHE_HOME     := $(CURDIR)/.cache
 
-.PHONY: setup demo test test-all verify-exhaustive verify-scalesim bench studies clean distclean help
+.PHONY: setup demo test test-all verify-exhaustive verify-scalesim bench studies train clean distclean help
 
 help:
 	@echo "make demo               generate Verilog, simulate and synthesize every block (defaults)"
@@ -19,6 +19,7 @@ help:
 	@echo "make verify-scalesim    real SCALE-Sim 3.0 (own venv) vs lobit's closed form -> tests/data/scalesim_cycles.json"
 	@echo "make bench              benchmarks -> bench/results.json"
 	@echo "make studies            paper-claim studies: ARC, DGA error, RLSRU sweep -> bench/*.json, docs/img"
+	@echo "make train              CNN training table per arithmetic mode -> bench/train.json, docs/img/train_*.png"
 	@echo "make setup              .venv from pyproject.toml + Icarus Verilog via apt-get"
 
 setup: $(VENV)/.installed .cache/.iverilog .cache/.yowasp-warm
@@ -83,6 +84,9 @@ studies: setup
 	$(PY) -m sim.dga_study
 	$(PY) -m sim.rlsru_sweep
 	$(PY) -m sim.arc_study
+
+train: setup
+	$(PY) -m train.table
 
 clean:
 	rm -rf build sim_build .pytest_cache

@@ -1,0 +1,173 @@
+"""``make train``: the whole accuracy / cycles / area / speed table -> ``bench/train.json``.
+
+Runs every mode of the table (3 seeds each) in two worker processes, then a side-by-side speed
+benchmark (``fp32`` vs ``int8`` epochs on MNIST-1D, alternating in one process) and the quantizer
+throughput before/after its rewrite, and draws test accuracy vs epoch per mode into
+``docs/img/train_<dataset>.png``. The JSON is rewritten after every finished mode, so a partial
+table survives an interruption.
+
+``python -m train.table [--quick]`` (``--quick``: 1 seed, 2 epochs, a smoke run to /tmp).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (dataset, mode, epochs); epochs None = the dataset default (30 MNIST-1D, 20 digits). The
+#: FP12 accumulation modes cost ~20 s per MNIST-1D epoch, so the FP8 block runs 6 epochs and
+#: carries its own FP32 and FP8/FP32-accumulation references at the same epoch count.
+FP8_EPOCHS = 6
+
+
+def jobs():
+    """The table's runs, slowest first (FP12 accumulation), so two workers finish together."""
+    J = []
+    for ds in ("mnist1d", "digits"):
+        for a in ("seq", "static", "dga", "dga_exp"):
+            J.append((ds, {"arith": "fp8", "grad": None, "rlsru": None, "acc": a}, FP8_EPOCHS))
+    for ds in ("mnist1d", "digits"):
+        J.append((ds, {"arith": "fp32", "grad": None, "rlsru": None, "acc": None}, FP8_EPOCHS))
+        J.append((ds, {"arith": "fp8", "grad": None, "rlsru": None, "acc": "fp32"}, FP8_EPOCHS))
+    for ds in ("mnist1d", "digits"):
+        J.append((ds, {"arith": "fp32", "grad": None, "rlsru": None, "acc": None}, None))
+        for g in ("rne", "rtz", "arc"):
+            J.append((ds, {"arith": "int8", "grad": g, "rlsru": None, "acc": None}, None))
+        for s in ("per_lane", "leap", "split", "replay"):
+            J.append((ds, {"arith": "int8", "grad": "sr", "rlsru": s, "acc": None}, None))
+    return J
+
+
+def _one(ds, mode, epochs, seeds):
+    from .cli import run_mode
+    m = dict(mode, dataset=ds)
+    return run_mode(m, epochs, seeds, log=sys.stderr)
+
+
+def speed_benchmark(epochs=3):
+    """fp32 and int8 (RNE gradients) epochs on MNIST-1D, alternating in this process."""
+    from .trainer import train_run
+    t = {"fp32": [], "int8-rne": []}
+    for i in range(epochs):
+        t["fp32"] += train_run("mnist1d", "fp32", epochs=1, seed=i).epoch_seconds
+        t["int8-rne"] += train_run("mnist1d", "int8", "rne", epochs=1, seed=i).epoch_seconds
+    f, q = float(np.median(t["fp32"])), float(np.median(t["int8-rne"]))
+    return {"dataset": "mnist1d", "epochs_each": epochs, "fp32_s": t["fp32"],
+            "int8_rne_s": t["int8-rne"], "fp32_median_s": round(f, 3),
+            "int8_median_s": round(q, 3), "ratio": round(q / f, 2), "goal_ratio": 3.0}
+
+
+def quantizer_speed(n=4_000_000):
+    """Elements per second of the golden quantizer: the fixed-point chain it had before the
+    rewrite (``fp32_mul_bits`` -> ``fp32_to_fixed`` -> ``round_fixed`` -> ``saturate_int8``,
+    still the bodies of those functions) vs today's ``quantize_bits``, one core."""
+    from golden.fp32 import fp32_mul_bits, to_bits
+    from golden.quantizer import fp32_to_fixed, quantize_bits, round_fixed, saturate_int8
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(n) * 40).astype(np.float32)
+    bits64, u32 = to_bits(x), x.view(np.uint32)
+    inv = int(to_bits(np.float32(1.3)))
+    rnd = rng.integers(0, 256, n)
+    out = {}
+    for mode in ("rne", "rtz", "sr"):
+        r = rnd if mode == "sr" else None
+        t0 = time.perf_counter()
+        v = fp32_mul_bits(bits64, inv)
+        saturate_int8(round_fixed(fp32_to_fixed(v, 8), 8, mode, r))
+        t_old = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        quantize_bits(u32, inv, mode, 8, r)
+        t_new = time.perf_counter() - t0
+        out[mode] = {"before_elem_per_s": round(n / t_old), "after_elem_per_s": round(n / t_new)}
+    return out
+
+
+def plot(records, path_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    paths = []
+    for ds in ("mnist1d", "digits"):
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        for ax, fp8 in zip(axes, (False, True)):
+            for r in records:
+                if r["dataset"] != ds or r["status"] != "ok":
+                    continue
+                is_fp8_block = r["epochs"] == FP8_EPOCHS
+                if is_fp8_block != fp8:
+                    continue
+                acc = np.mean([x["test_acc"] for x in r["runs"]], axis=0) * 100
+                ax.plot(np.arange(1, len(acc) + 1), acc, label=r["mode"],
+                        ls="--" if r["arith"] == "fp32" else "-")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("test accuracy (%), mean of seeds")
+            ax.set_title(f"{ds}: " + ("FP8 block" if fp8 else "FP32 and INT8"))
+            ax.set_ylim(50 if ds == "mnist1d" else 70, 100)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        p = Path(path_dir) / f"train_{ds}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        paths.append(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p))
+    return paths
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m train.table")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 epochs, to /tmp")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "train.json"))
+    ap.add_argument("--img", default=str(ROOT / "docs" / "img"))
+    ap.add_argument("--plot-only", action="store_true", help="redraw the PNGs from --out")
+    a = ap.parse_args(argv)
+    if a.plot_only:
+        doc = json.loads(Path(a.out).read_text())
+        print(plot(doc["records"], a.img))
+        return 0
+    seeds = 1 if a.quick else 3
+    out = Path("/tmp/train_quick.json") if a.quick else Path(a.out)
+    img = Path("/tmp") if a.quick else Path(a.img)
+    t_start = time.perf_counter()
+    doc = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
+                       "cpus": os.cpu_count(), "workers": a.workers},
+           "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seeds": seeds, "records": []}
+    print("==> quantizer throughput", file=sys.stderr)
+    doc["quantizer_speed"] = quantizer_speed(400_000 if a.quick else 4_000_000)
+    print("==> fp32 vs int8 epoch time, side by side", file=sys.stderr)
+    doc["epoch_speed"] = speed_benchmark(1 if a.quick else 3)
+    J = jobs()
+    with ProcessPoolExecutor(a.workers) as ex:
+        futs = {ex.submit(_one, ds, m, 2 if a.quick else ep, seeds): (ds, m, ep)
+                for ds, m, ep in J}
+        for f in as_completed(futs):
+            rec = f.result()
+            doc["records"].append(rec)
+            print(f"==> {rec['dataset']} {rec['mode']} ({rec['epochs']} epochs): "
+                  f"{rec['status']} {rec['acc_mean']}", file=sys.stderr)
+            doc["wall_seconds"] = round(time.perf_counter() - t_start, 1)
+            out.write_text(json.dumps(doc, indent=1) + "\n")
+    order = {(ds, m.get("acc"), m["arith"], m.get("grad"), m.get("rlsru"), ep): i
+             for i, (ds, m, ep) in enumerate(J)}
+    doc["records"].sort(key=lambda r: order.get((r["dataset"], r["acc"], r["arith"], r["grad"],
+                                                 r["rlsru"], r["epochs"] if r["epochs"] == FP8_EPOCHS
+                                                 else None), 0))
+    doc["images"] = plot(doc["records"], img)
+    doc["wall_seconds"] = round(time.perf_counter() - t_start, 1)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"==> {out} written in {doc['wall_seconds']} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
