@@ -33,6 +33,7 @@ transfers are sampled, and one rising edge follows. Valid gaps and ready stalls 
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -47,7 +48,7 @@ import numpy as np
 from .transactors import RunResult, Scenario, Scoreboard, unpack
 
 __all__ = ["SplitMix64", "stream_seeds", "threshold", "harness_source", "build", "NativeBuild",
-           "NativeSim", "NativeRunResult", "run_native", "run_native_batches", "to_words",
+           "NativeSim", "NativeRunResult", "build_directory", "run_native", "run_native_batches", "to_words",
            "from_words", "transfer_report", "NativeError", "VERILATOR_FLAGS"]
 
 MASK64 = (1 << 64) - 1
@@ -421,6 +422,7 @@ class NativeBuild:
     directory: Path
 
 
+@functools.lru_cache(maxsize=None)
 def _verilator_version() -> str:
     r = subprocess.run(["verilator", "--version"], capture_output=True, text=True)
     if r.returncode != 0:
@@ -432,6 +434,28 @@ def cache_root() -> Path:
     """``$LOBIT_CACHE/native`` (default ``<repo>/.cache/native``)."""
     from hw.toolchain import REPO
     return Path(os.environ.get("LOBIT_CACHE", REPO / ".cache")) / "native"
+
+
+def _prepare(cfg, component, trace, cache_dir, verilog):
+    """Sidecar, Verilog, harness, flags and the hash-keyed build directory of one build."""
+    from hw.emit import sidecar, to_verilog
+    side = json.loads(json.dumps(sidecar(cfg, component)))
+    text = verilog if verilog is not None else to_verilog(component, cfg.module_name)
+    src = harness_source(side)
+    flags = list(VERILATOR_FLAGS) + (["--trace"] if trace else [])
+    cxx = list(CXX_FLAGS) + (["-DLOBIT_TRACE"] if trace else [])
+    key = hashlib.sha256("\0".join([text, src, _verilator_version(), *flags, "|", *cxx, MAKE_OPT])
+                         .encode()).hexdigest()[:16]
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    d = (root / f"{cfg.module_name}-{'t' if trace else 'n'}{key}").resolve()
+    return d, side, text, src, flags, cxx
+
+
+def build_directory(cfg, component, *, trace=False, cache_dir=None, verilog=None) -> Path:
+    """The cache directory :func:`build` uses for these inputs (nothing is built)."""
+    from hw.toolchain import setup_env
+    setup_env()
+    return _prepare(cfg, component, trace, cache_dir, verilog)[0]
 
 
 def build(cfg, component, *, trace=False, cache_dir=None, verilog=None) -> NativeBuild:
@@ -456,7 +480,6 @@ def build(cfg, component, *, trace=False, cache_dir=None, verilog=None) -> Nativ
         ``seconds`` is the time of this call (emission, hashing and, on a miss, the build).
     """
     import fcntl
-    from hw.emit import sidecar, to_verilog
     from hw.toolchain import have_simulator, setup_env
     from .runner import SimulatorMissing
     setup_env()
@@ -464,15 +487,7 @@ def build(cfg, component, *, trace=False, cache_dir=None, verilog=None) -> Nativ
         raise SimulatorMissing("simulator verilator (needed by --simulator native) is not "
                                "installed: run `make setup`.")
     t0 = time.perf_counter()
-    side = json.loads(json.dumps(sidecar(cfg, component)))
-    text = verilog if verilog is not None else to_verilog(component, cfg.module_name)
-    src = harness_source(side)
-    flags = list(VERILATOR_FLAGS) + (["--trace"] if trace else [])
-    cxx = list(CXX_FLAGS) + (["-DLOBIT_TRACE"] if trace else [])
-    key = hashlib.sha256("\0".join([text, src, _verilator_version(), *flags, "|", *cxx, MAKE_OPT])
-                         .encode()).hexdigest()[:16]
-    root = Path(cache_dir) if cache_dir is not None else cache_root()
-    d = (root / f"{cfg.module_name}-{'t' if trace else 'n'}{key}").resolve()
+    d, side, text, src, flags, cxx = _prepare(cfg, component, trace, cache_dir, verilog)
     d.mkdir(parents=True, exist_ok=True)
     lib = d / "obj" / "liblobit_native.so"
     cached = True

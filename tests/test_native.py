@@ -14,7 +14,7 @@ from golden.mac_array import MacArrayConfig
 from hw.mac_array import MacArray
 from sim.amaranth_harness import layouts_of
 from sim.blocks import get_block
-from sim.native import (NativeSim, SplitMix64, build, chains, from_words, run_native,
+from sim.native import (NativeSim, SplitMix64, build, build_directory, chains, from_words, run_native,
                         run_native_batches, splitmix64_native, stream_seeds, threshold,
                         to_words, vname)
 
@@ -81,21 +81,21 @@ def test_verilator_names():
 
 
 def test_build_cache_and_traced_variant(tmp_path):
-    """Builds are keyed by a hash: the second build is a cache hit, the traced build is a
-    different artefact, and different Verilog is a different key."""
+    """Builds are keyed by a hash: the second build is a cache hit in the same directory, and
+    the traced variant and different Verilog map to other directories."""
     require("verilator")
     _, cfg, comp = _block("fp_mul")
     a = build(cfg, comp, cache_dir=tmp_path)
     b = build(cfg, comp, cache_dir=tmp_path)
     assert not a.cached and b.cached and a.lib == b.lib
     assert b.seconds < a.seconds
-    t = build(cfg, comp, trace=True, cache_dir=tmp_path)
-    assert t.lib != a.lib and t.trace
+    assert (a.directory / ".lock").exists() and a.lib.exists()
+    assert build_directory(cfg, comp, cache_dir=tmp_path) == a.directory
+    t = build_directory(cfg, comp, trace=True, cache_dir=tmp_path)
     from hw.emit import to_verilog
     v = to_verilog(comp, cfg.module_name) + "\n// a comment changes the hash\n"
-    c = build(cfg, comp, cache_dir=tmp_path, verilog=v)
-    assert c.lib != a.lib and not c.cached
-    assert (a.directory / ".lock").exists()
+    c = build_directory(cfg, comp, cache_dir=tmp_path, verilog=v)
+    assert len({a.directory, t, c}) == 3
 
 
 def test_streamed_batches_keep_state_and_check_every_batch():
