@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .minifloat import MAN_BITS_MAX, FpFormat, fp_add
+from .minifloat import FP_FORMAT_PARAMS, FpFormat, FpFormatParams, fp_add
 from .params import BlockConfig, ConfigError, Param
 
 __all__ = ["DgaConfig", "FpAccConfig", "fp_acc_block", "DgaResult", "VARIANTS", "GROUP_SIZE_MAX", "dga_group_size",
@@ -56,17 +56,10 @@ VARIANTS = ("static", "dga", "dga_exp")
 GROUP_SIZE_MAX = 4096
 
 
-class DgaConfig(BlockConfig):
+class DgaConfig(FpFormatParams, BlockConfig):
     """Parameters of the DGA accumulator (defaults: FP12 E5M6, RNE, variant ``dga``)."""
     BLOCK = "dga"
-    PARAMS = (
-        Param("exp_bits", int, 5, "exponent bits e of the FP(e, m) accumulator", lo=2, hi=8),
-        Param("man_bits", int, 6, "mantissa bits m of the FP(e, m) accumulator (up to 23: "
-              "FP32 E8M23)", lo=1, hi=MAN_BITS_MAX),
-        Param("rounding", str, "rne", "rounding of every addition: to nearest even or toward "
-              "zero", choices=("rne", "rtz")),
-        Param("inf_nan", bool, True, "all-ones exponent is Inf/NaN (false: finite, saturating "
-              "no-Inf/NaN mode)"),
+    PARAMS = FP_FORMAT_PARAMS + (
         Param("variant", str, "dga", "group rule: static G, DGA G from N, or data-driven "
               "DGA-exp", choices=VARIANTS),
         Param("group_size", int, 64, "static group size G (variant static)", lo=1,
@@ -80,11 +73,6 @@ class DgaConfig(BlockConfig):
             "group_size": "g", "threshold": "t", "gmax": "gmax"}
     TRANSACTION = "dot product"
     THROUGHPUT = "1 addend per cycle, dot products back to back"
-
-    @property
-    def fmt(self) -> FpFormat:
-        """The accumulator (and addend) format."""
-        return FpFormat(self.exp_bits, self.man_bits, self.inf_nan)
 
     def register_value(self, n: int) -> int:
         """The value the controller loads into the group-size register for dot products of
@@ -104,30 +92,17 @@ class DgaConfig(BlockConfig):
 
 
 
-class FpAccConfig(BlockConfig):
+class FpAccConfig(FpFormatParams, BlockConfig):
     """Parameters of the sequential FP(e, m) accumulator ``fp_acc`` (defaults: FP12 E5M6, RNE).
 
     One adder, ``S = fp_add(S, v)`` per addend (:func:`acc_seq`); the comparison baseline of the
     DGA accumulator (FP12, FP16 = E5M10 and FP32 = E8M23 in ``docs/blocks/dga.md``).
     """
     BLOCK = "fp_acc"
-    PARAMS = (
-        Param("exp_bits", int, 5, "exponent bits e of the FP(e, m) accumulator", lo=2, hi=8),
-        Param("man_bits", int, 6, "mantissa bits m of the FP(e, m) accumulator (up to 23: "
-              "FP32 E8M23)", lo=1, hi=MAN_BITS_MAX),
-        Param("rounding", str, "rne", "rounding of every addition: to nearest even or toward "
-              "zero", choices=("rne", "rtz")),
-        Param("inf_nan", bool, True, "all-ones exponent is Inf/NaN (false: finite, saturating "
-              "no-Inf/NaN mode)"),
-    )
+    PARAMS = FP_FORMAT_PARAMS
     TAGS = {"exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf"}
     TRANSACTION = "dot product"
     THROUGHPUT = "1 addend per cycle, dot products back to back"
-
-    @property
-    def fmt(self) -> FpFormat:
-        """The accumulator (and addend) format."""
-        return FpFormat(self.exp_bits, self.man_bits, self.inf_nan)
 
     @property
     def latency(self) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["SIGN_MASK", "EXP_MASK", "FRAC_MASK", "CANONICAL_NAN", "BIAS", "to_bits", "from_bits",
-           "split_bits", "is_nan_bits", "is_inf_bits", "is_subnormal_bits", "flush_bits",
+           "split_bits", "is_subnormal_bits", "flush_bits",
            "fp32_mul_bits", "fp32_mul_reference"]
 
 SIGN_MASK = 0x8000_0000
@@ -50,18 +50,6 @@ def split_bits(bits):
     """Split bit patterns into ``(sign, biased exponent, fraction)`` ``int64`` arrays."""
     b = _as_int64(bits)
     return b >> 31, (b >> 23) & 0xFF, b & FRAC_MASK
-
-
-def is_nan_bits(bits) -> np.ndarray:
-    """True where the pattern is a NaN (all-ones exponent, non-zero fraction)."""
-    _, e, f = split_bits(bits)
-    return (e == 0xFF) & (f != 0)
-
-
-def is_inf_bits(bits) -> np.ndarray:
-    """True where the pattern is +Inf or -Inf."""
-    _, e, f = split_bits(bits)
-    return (e == 0xFF) & (f == 0)
 
 
 def is_subnormal_bits(bits) -> np.ndarray:

@@ -49,9 +49,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import ConfigError
+from .params import ConfigError, Param
 
-__all__ = ["FpFormat", "ROUNDING_MODES", "MAN_BITS_MAX", "check_mode", "fp_round", "encode",
+__all__ = ["FP_FORMAT_PARAMS", "FpFormatParams", "FpFormat", "ROUNDING_MODES", "MAN_BITS_MAX", "check_mode", "fp_round", "encode",
            "decode", "fp_add", "fp_mul", "exact_product_format", "FpResult", "classify"]
 
 #: the rounding modes every FP block accepts
@@ -397,3 +397,26 @@ def fp_mul(fa: FpFormat, a, fb: FpFormat, b, fout: FpFormat | None = None, mode=
         bits = np.where(nan, fout.nan_code, bits)
         ovf = ovf & ~(inf | nan)
     return FpResult(bits.astype(np.int64), nan, ovf)
+
+
+#: The FP(e, m) format and rounding parameters, declared once for every block that computes in
+#: one minifloat format (``fp_add``, ``fp_acc``, ``dga``): same names, ranges and defaults
+#: (FP12 E5M6, RNE, IEEE-like Inf/NaN) in each.
+FP_FORMAT_PARAMS = (
+    Param("exp_bits", int, 5, "exponent bits e of the FP(e, m) format", lo=2, hi=8),
+    Param("man_bits", int, 6, "mantissa bits m of the FP(e, m) format (1..12 minifloats, up to "
+          f"{MAN_BITS_MAX} for FP32 E8M23)", lo=1, hi=MAN_BITS_MAX),
+    Param("rounding", str, "rne", "rounding of every addition: to nearest even or toward zero",
+          choices=("rne", "rtz")),
+    Param("inf_nan", bool, True, "all-ones exponent is Inf/NaN (false: finite, saturating "
+          "no-Inf/NaN mode)"),
+)
+
+
+class FpFormatParams:
+    """Mixin of the configs built on :data:`FP_FORMAT_PARAMS`: their :class:`FpFormat`."""
+
+    @property
+    def fmt(self) -> FpFormat:
+        """The format of the operands, the result and (for accumulators) the registers."""
+        return FpFormat(self.exp_bits, self.man_bits, self.inf_nan)

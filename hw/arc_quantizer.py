@@ -4,15 +4,15 @@ Reuses the shared quantizer lane: :class:`hw.fp32.Fp32Mul` for ``v = fp32(x * in
 :class:`hw.quantizer.QuantizerLane` (conversion + the one :class:`hw.rounding.RoundStage`) in
 ``"rtz"`` mode; with the per-layer adaptive choice the same stage rounds RTZ or RNE by its
 run-time mode input (one rounder, not two lanes). The golden model is
-:func:`golden.arc.arc_quantize_bits`; this component is correct when it is bit- and
-cycle-identical to it and to :class:`golden.arc.ArcQuantizerConfig`'s cycle model.
+:func:`golden.arc_quantizer.arc_quantize_bits`; this component is correct when it is bit- and
+cycle-identical to it and to :class:`golden.arc_quantizer.ArcQuantizerConfig`'s cycle model.
 """
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.arc import ARC_FRAC_BITS, ArcQuantizerConfig
+from golden.arc_quantizer import ARC_FRAC_BITS, ArcQuantizerConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
 from .quantizer import QuantizerLane
@@ -22,7 +22,7 @@ __all__ = ["ClipLane", "ArcQuantizer"]
 
 
 class ClipLane(wiring.Component):
-    """Combinational clip of one FP32 pattern to ``[-|c|, |c|]`` (:func:`golden.arc.clip_bits`).
+    """Combinational clip of one FP32 pattern to ``[-|c|, |c|]`` (:func:`golden.arc_quantizer.clip_bits`).
 
     Members
     -------
@@ -61,7 +61,7 @@ class ArcQuantizer(BlockComponent):
 
     Parameters
     ----------
-    cfg : :class:`golden.arc.ArcQuantizerConfig`, optional
+    cfg : :class:`golden.arc_quantizer.ArcQuantizerConfig`, optional
         The validated configuration; keyword arguments build one when it is omitted.
 
     Members

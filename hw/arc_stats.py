@@ -1,7 +1,7 @@
 """ARC statistics unit: per-tensor moments (pass 1) and the largest inlier magnitude (pass 2).
 
-Every arithmetic step is defined in :mod:`golden.arc` (:func:`golden.arc.stats_accumulate`); this
-component is correct when each result beat equals the golden :class:`golden.arc.StatsResult`
+Every arithmetic step is defined in :mod:`golden.arc_stats` (:func:`golden.arc_stats.stats_accumulate`); this
+component is correct when each result beat equals the golden :class:`golden.arc_stats.StatsResult`
 bit for bit. The host-side steps (mean/std, the z-score thresholds, the scale) are the golden
 functions :func:`golden.arc.host_thresholds` and :func:`golden.arc.arc_scale`.
 """
@@ -10,7 +10,7 @@ from amaranth import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from golden.arc import ArcStatsConfig
+from golden.arc_stats import ArcStatsConfig
 
 from .block import BlockComponent
 
@@ -18,7 +18,7 @@ __all__ = ["ArcStats", "stats_out_layout"]
 
 
 def stats_out_layout(cfg: ArcStatsConfig) -> data.StructLayout:
-    """Payload of the result stream (fields as :class:`golden.arc.StatsResult`)."""
+    """Payload of the result stream (fields as :class:`golden.arc_stats.StatsResult`)."""
     n = cfg.count_bits
     return data.StructLayout({
         "count": unsigned(n),
@@ -56,7 +56,7 @@ class ArcStats(BlockComponent):
 
     Parameters
     ----------
-    cfg : :class:`golden.arc.ArcStatsConfig`, optional
+    cfg : :class:`golden.arc_stats.ArcStatsConfig`, optional
         The validated configuration; keyword arguments build one when it is omitted.
 
     Members
@@ -66,7 +66,7 @@ class ArcStats(BlockComponent):
         moments (pass 1), ``pass2 = 1`` the inlier count and maximum (pass 2); ``last`` ends the
         tensor: its result beat follows and the accumulators restart from zero.
     out : ``Out(stream.Signature(stats_out_layout(cfg)))``
-        One result beat per tensor (fields in :mod:`golden.arc`; the other pass's fields are 0).
+        One result beat per tensor (fields in :mod:`golden.arc_stats`; the other pass's fields are 0).
     ebase : ``In(8)``
         Window register: binades ``ebase .. ebase + W - 1`` are accumulated exactly.
     lo, hi : ``In(32)``

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.arc import Z_STAR, ArcQuantizerConfig, ArcStatsConfig, arc_quantize
+from golden.arc import Z_STAR, arc_quantize
+from golden.arc_quantizer import ArcQuantizerConfig
+from golden.arc_stats import ArcStatsConfig
 from golden.fp32 import to_bits
 from golden.params import BlockConfig, Param
 from golden.quantizer import QuantizerConfig, quantize_bits, reciprocal_scale

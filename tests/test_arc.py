@@ -26,10 +26,10 @@ import pytest
 from scipy import stats as sps
 
 import golden.arc as garc
-from golden.arc import (INF_BITS, NEG_INF_BITS, ArcQuantizerConfig, ArcStatsConfig,
-                        adaptive_mode, arc_quantize, arc_quantize_bits, arc_scale, clip_bits,
-                        clip_value, clip_value_float64, dead_zone_thresholds, default_ebase,
-                        host_thresholds, stats_accumulate)
+from golden.arc import (Z_STAR, _check_z, adaptive_mode, arc_quantize, arc_scale, clip_value,
+                        dead_zone_thresholds, default_ebase, host_thresholds)
+from golden.arc_quantizer import ArcQuantizerConfig, arc_quantize_bits, clip_bits
+from golden.arc_stats import INF_BITS, NEG_INF_BITS, ArcStatsConfig, stats_accumulate
 from golden.fp32 import flush_bits, from_bits, to_bits
 from golden.params import ConfigError
 from hw.arc_quantizer import ArcQuantizer
@@ -45,6 +45,26 @@ from .conftest import require
 # --------------------------------------------------------------------------------------------
 # Oracles and stimulus
 # --------------------------------------------------------------------------------------------
+
+
+def clip_value_float64(g32, z: float = Z_STAR) -> np.float32:
+    """Test-only oracle: the spec's (docs/spec.md#arc-float64) ``arc_clip_value`` in float64, with this module's non-finite policy.
+
+    NaN/Inf are dropped, subnormals flushed, ``np.std(ddof=1)`` (``sd = 0`` for one element), and
+    ``max |g|`` over finite elements when nothing is an inlier. Raises for an empty tensor.
+    """
+    z = _check_z(z)
+    g = from_bits(flush_bits(to_bits(np.asarray(g32, dtype=np.float32).reshape(-1))))
+    if g.size == 0:
+        raise ConfigError("arc input tensor is empty: at least one element is needed.")
+    g = g[np.isfinite(g)].astype(np.float64)
+    if g.size == 0:
+        return np.float32(0)
+    mu = g.mean()
+    sd = g.std(ddof=1) if g.size > 1 else 0.0
+    inlier = np.abs(g - mu) <= z * sd
+    c = np.max(np.abs(g[inlier])) if inlier.any() else np.max(np.abs(g))
+    return np.float32(c)
 
 
 def oracle_clip(g32, z=3.0):

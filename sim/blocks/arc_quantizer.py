@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden.arc import ArcQuantizerConfig, ArcStatsConfig, arc_quantize_bits, arc_scale, clip_value
+from golden.arc import arc_scale, clip_value
+from golden.arc_quantizer import ArcQuantizerConfig, arc_quantize_bits
+from golden.arc_stats import ArcStatsConfig
 from golden.fp32 import EXP_MASK, SIGN_MASK, from_bits, to_bits
 from .arc_stats import gradient_bits
 from .quantizer import boundary_bits, special_bits

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden.arc import INF_BITS, NEG_INF_BITS, ArcStatsConfig, clip_value, stats_accumulate
+from golden.arc import clip_value
+from golden.arc_stats import INF_BITS, NEG_INF_BITS, ArcStatsConfig, stats_accumulate
 from golden.fp32 import to_bits
 from .quantizer import special_bits
 from ..transactors import Scenario, pack
@@ -56,7 +57,7 @@ def tensors_scenario(cfg: ArcStatsConfig, layouts, rng: np.random.Generator, ten
     """A run over ``tensors`` (a list of ``(bits, pass2)``) with fixed registers.
 
     ``golden(cfg, bits, pass2, ebase, lo, hi)`` computes each expected result (default
-    :func:`golden.arc.stats_accumulate`; replaceable for mutation tests). Returns
+    :func:`golden.arc_stats.stats_accumulate`; replaceable for mutation tests). Returns
     ``(scenario, results)``.
     """
     golden = golden or stats_accumulate
