@@ -109,17 +109,22 @@ def int8_scale(x):
     return s, reciprocal_scale(s)
 
 
-def quantize_tensor(x, mode="rne", rnd=None):
+def quantize_tensor(x, mode="rne", rnd=None, trace=None):
     """Quantize a float32 tensor per tensor with the golden quantizer lane.
 
-    Returns ``(codes int8, s float32)``; ``x ~ codes * s``.
+    Returns ``(codes int8, s float32)``; ``x ~ codes * s``. With a list ``trace``, appends a
+    record of the lane's inputs and outputs (used to replay them on the RTL).
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
     s, inv = int8_scale(x)
     if s == 0:
-        return np.zeros(x.shape, dtype=np.int8), np.float32(0)
-    codes, _nan, _sat = quantize_bits(x.view(np.uint32), int(to_bits(inv)), mode, FRAC_BITS,
-                                      None if rnd is None else rnd.reshape(x.shape))
+        codes = np.zeros(x.shape, dtype=np.int8)
+    else:
+        codes, _nan, _sat = quantize_bits(x.view(np.uint32), int(to_bits(inv)), mode, FRAC_BITS,
+                                          None if rnd is None else rnd.reshape(x.shape))
+    if trace is not None:
+        trace.append({"kind": "quantize", "mode": mode, "x": x.copy(), "inv_bits": int(to_bits(inv)),
+                      "rnd": None if rnd is None else np.array(rnd), "codes": codes.copy()})
     return codes, s
 
 
@@ -137,19 +142,24 @@ class Int8Arith(Arith):
         self.arc_z = arc_z
         self.overflows = 0
         self.name = "int8-" + grad + (f"-{rlsru}" if grad == "sr" else "")
+        #: set to a list to record every GEMM and gradient quantization (tests replay them on RTL)
+        self.trace = None
 
     def _gemm(self, A, B, sa, sb):
         C, ovf = int_gemm(self.mac, A, B)
         self.overflows += int(ovf.sum())
+        if self.trace is not None:
+            self.trace.append({"kind": "gemm", "A": A.copy(), "B": B.copy(), "C": C.copy(),
+                               "ovf": ovf.copy()})
         return C.astype(np.float32) * np.float32(sa * sb)
 
     def quantize_grad(self, dy):
         """Codes and scale of an output gradient by the configured rule."""
         dy = np.ascontiguousarray(dy, dtype=np.float32)
         if self.grad in ("rne", "rtz"):
-            return quantize_tensor(dy, self.grad)
+            return quantize_tensor(dy, self.grad, trace=self.trace)
         if self.grad == "sr":
-            return quantize_tensor(dy, "sr", self.stream.take(dy.size))
+            return quantize_tensor(dy, "sr", self.stream.take(dy.size), trace=self.trace)
         r = arc_quantize(dy, z=self.arc_z, rounding="adaptive")
         return r.codes, np.float32(r.s)
 
