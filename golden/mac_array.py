@@ -30,7 +30,7 @@ import numpy as np
 from .params import BlockConfig, ConfigError, Param
 
 __all__ = ["MacArrayConfig", "gemm_tile", "tile_gemm", "assemble_gemm",
-           "random_tile", "scalesim_os_paper_cycles"]
+           "random_tile"]
 
 
 class MacArrayConfig(BlockConfig):
@@ -109,16 +109,24 @@ class MacArrayConfig(BlockConfig):
     def _timing_extra(self) -> dict:
         return {"spacing": self.spacing}
 
-    def gemm_cycles(self, M, K, N) -> dict:
+    def gemm_cycles(self, M, K, N, per_element=True) -> dict:
         """Cycle model of ``(M x K) @ (K x N)`` tiled on the array.
 
         Returns a dict with ``tiles``, ``cycles`` (first input to last output, inclusive),
-        ``utilization`` (useful MACs / (rows*cols*cycles)), and ``out_cycle`` -- an M x N array
-        with the cycle in which each output element leaves the hardware.
+        ``utilization`` (useful MACs / (rows*cols*cycles)), and with ``per_element`` also
+        ``out_cycle`` -- an M x N array with the cycle in which each output element leaves the
+        hardware. Without it the count is closed-form (any size, no memory).
         """
         R, C = self.rows, self.cols
         mts, nts = math.ceil(M / R), math.ceil(N / C)
         F = mts * nts
+        if not per_element:
+            if K < 1:
+                raise ConfigError(f"mac_array tile length K={K} is out of range: allowed values "
+                                  f"are >= 1.")
+            last = (K - 1) + (F - 1) * max(K, self.spacing)
+            cycles = last + self.latency + R
+            return {"tiles": F, "cycles": cycles, "utilization": M * K * N / (R * C * cycles)}
         rc = self.row_cycles([K] * F)
         out = np.zeros((mts * R, nts * C), dtype=np.int64)
         for t in range(F):
@@ -240,14 +248,3 @@ def assemble_gemm(cfg: MacArrayConfig, results, M, N):
         mt, nt = divmod(t, nct)
         out[mt * R:(mt + 1) * R, nt * C:(nt + 1) * C] = res
     return out[:M, :N]
-
-
-def scalesim_os_paper_cycles(M, K, N, rows, cols):
-    """Compute cycles of an output-stationary GEMM by the SCALE-Sim paper's analytical formula.
-
-    Samajdar et al., "SCALE-Sim: Systolic CNN Accelerator Simulator" (arXiv:1811.02883), give
-    ``2*S_R + S_C + T - 2`` cycles per fold for the OS dataflow (T = K, the temporal dimension),
-    folds executed one after another; the folds are ``ceil(M/rows) * ceil(N/cols)``.
-    """
-    folds = math.ceil(M / rows) * math.ceil(N / cols)
-    return folds * (2 * rows + cols + K - 2)

@@ -1,20 +1,33 @@
 """The ``lobit`` command line: list blocks, emit Verilog, simulate against the golden model, synthesize.
 
-Every error caused by the user (unknown block, bad parameter, malformed ``--param``) prints one
-sentence and exits with status 2, without a traceback; a simulation mismatch exits with status 1.
+Every error caused by the user (unknown block, bad parameter, malformed ``--param``, a path that
+cannot be written, a size or number out of range) prints one sentence and exits with status 2,
+without a traceback; a simulation mismatch exits with status 1.
+
+Bounds: ``--vectors`` is at most :data:`MAX_VECTORS_IN_MEMORY` on the amaranth, icarus and
+verilator simulators (their scenario is built in memory before the run); ``--simulator native``
+streams batches with bounded memory up to ``sim.native.MAX_VECTORS``. GEMM dimensions of
+``lobit cycles`` are at most :data:`MAX_GEMM_DIM`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 from golden.params import ConfigError
 
-__all__ = ["main"]
+__all__ = ["main", "MAX_VECTORS_IN_MEMORY", "MAX_GEMM_DIM"]
+
+#: largest --vectors of a simulator whose whole scenario is built in memory (about 1 GB for the
+#: widest blocks); --simulator native streams batches instead
+MAX_VECTORS_IN_MEMORY = 1_000_000
+#: largest M, K or N of `lobit cycles` (the model is closed-form; the bound keeps numbers sane)
+MAX_GEMM_DIM = 1 << 40
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +45,31 @@ def _parse_params(block, items):
         k, v = item.split("=", 1)
         pairs[k.strip()] = v
     return block.config.from_strings(pairs)
+
+
+def _writable_dir(path, flag) -> Path:
+    """Create directory ``path`` (given by option ``flag``) or raise one-sentence ConfigError."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{flag} {str(path)!r} cannot be used as a directory: "
+                          f"{e.strerror or e} (choose a writable directory).") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {str(path)!r} is not writable: choose a writable directory.")
+    return p
+
+
+def _writable_file(path, flag) -> Path:
+    """Check that file ``path`` can be created in an existing, writable directory."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is a directory: give a file name.")
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {str(path)!r} cannot be written: its directory does not exist "
+                          f"or is not writable.")
+    return p
 
 
 def _block_and_cfg(args):
@@ -60,7 +98,8 @@ def cmd_verilog(args):
     from hw.toolchain import setup_env
     setup_env()
     block, cfg = _block_and_cfg(args)
-    v, j = write_block(cfg, block.component(cfg), args.output)
+    out = _writable_dir(args.output, "-o/--output")
+    v, j = write_block(cfg, block.component(cfg), out)
     print(f"wrote {v}")
     print(f"wrote {j}")
     return 0
@@ -78,6 +117,16 @@ def cmd_sim(args):
     block, cfg = _block_and_cfg(args)
     if args.vectors < 1:
         raise ConfigError(f"--vectors {args.vectors} is out of range: allowed values are >= 1.")
+    if args.vectors > MAX_VECTORS_IN_MEMORY and args.simulator != "native":
+        raise ConfigError(f"--vectors {args.vectors} is out of range for --simulator "
+                          f"{args.simulator}: allowed values are 1..{MAX_VECTORS_IN_MEMORY:,} "
+                          f"(use --simulator native, which streams batches, for longer runs).")
+    if not 0 <= args.seed < 2 ** 63:
+        raise ConfigError(f"--seed {args.seed} is out of range: allowed values are 0..2**63-1.")
+    if args.vcd:
+        _writable_file(args.vcd, "--vcd")
+    if args.build_dir:
+        _writable_dir(args.build_dir, "--build-dir")
     for name, val in (("--gap", args.gap), ("--stall", args.stall)):
         if not 0.0 <= val < 1.0:
             raise ConfigError(f"{name} {val} is out of range: allowed values are 0 <= p < 1.")
@@ -120,7 +169,8 @@ def cmd_synth(args):
     from hw.toolchain import setup_env
     setup_env()
     block, cfg = _block_and_cfg(args)
-    workdir = Path(args.workdir) if args.workdir else Path(".cache") / "synth"
+    workdir = _writable_dir(args.workdir if args.workdir else Path(".cache") / "synth",
+                            "--workdir")
     rep = synthesize(cfg, block.component(cfg), target=args.target, workdir=workdir, fmax=args.fmax)
     if args.json:
         print(json.dumps(rep, indent=2))
@@ -141,9 +191,10 @@ def cmd_cycles(args):
         raise ConfigError(f"block {args.block!r} has no GEMM cycle model: only mac_array has one.")
     M, K, N = args.gemm
     for name, v in (("M", M), ("K", K), ("N", N)):
-        if v < 1:
-            raise ConfigError(f"GEMM dimension {name}={v} is out of range: allowed values are >= 1.")
-    g = cfg.gemm_cycles(M, K, N)
+        if not 1 <= v <= MAX_GEMM_DIM:
+            raise ConfigError(f"GEMM dimension {name}={v} is out of range: allowed values are "
+                              f"1..{MAX_GEMM_DIM} (2**40).")
+    g = cfg.gemm_cycles(M, K, N, per_element=False)
     ss = scalesim_os_cycles(M, K, N, cfg.rows, cfg.cols)
     print(f"{cfg.module_name}: GEMM {M}x{K}x{N} in {g['tiles']} tiles")
     print(f"  lobit cycle model: {g['cycles']} cycles, utilization {100 * g['utilization']:.2f}%")
@@ -195,7 +246,7 @@ def build_parser():
     s.add_argument("--workdir", help="synthesis work/cache directory (default .cache/synth)")
     s.set_defaults(func=cmd_synth)
 
-    s = sub.add_parser("cycles", help="GEMM cycle model of the MAC array vs the SCALE-Sim formula")
+    s = sub.add_parser("cycles", help="GEMM cycle model of the MAC array vs SCALE-Sim 3.0")
     block_args(s)
     s.add_argument("--gemm", nargs=3, type=int, metavar=("M", "K", "N"), required=True)
     s.set_defaults(func=cmd_cycles)
@@ -212,8 +263,13 @@ def main(argv=None):
     except ConfigError as e:
         print(f"lobit: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:                 # a path the options did not pre-check (disk full, ...)
+        if isinstance(e, BrokenPipeError):
+            raise
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"lobit: error: {e.strerror or e}{where}.", file=sys.stderr)
+        return 2
     except BrokenPipeError:              # output piped into `head` and closed early
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 

@@ -71,6 +71,9 @@ def test_cycles_command():
     r = lobit("cycles", "mac_array", "-p", "rows=8", "-p", "cols=8", "--gemm", "64", "256", "8")
     assert r.returncode == 0
     assert "2064 cycles" in r.stdout        # 8 tiles x 256 + cols + rows
+    # a huge GEMM is closed-form: instant, no M x N array
+    r = lobit("cycles", "mac_array", "--gemm", str(1 << 30), "64", str(1 << 30), timeout=60)
+    assert r.returncode == 0 and "tiles" in r.stdout
 
 
 @pytest.mark.parametrize("args, msg", [
@@ -87,6 +90,29 @@ def test_cycles_command():
     (["sim", "mac_array", "--vectors", "0"], "--vectors 0 is out of range"),
     (["cycles", "mac_array", "--gemm", "0", "4", "4"], "GEMM dimension M=0 is out of range"),
     (["sim", "mac_array", "--simulator", "verilator", "--vcd", "x.vcd"], "--vcd is supported with"),
+    # paths, sizes and numeric ranges of every option (issue: tracebacks and unbounded memory)
+    (["verilog", "mac_array", "-o", "/proc/x"], "-o/--output '/proc/x' cannot be used as a directory"),
+    (["verilog", "mac_array", "-o", "README.md/sub"],
+     "-o/--output 'README.md/sub' cannot be used as a directory"),
+    (["sim", "mac_array", "--vectors", "1000000000000000"],
+     "--vectors 1000000000000000 is out of range for --simulator amaranth: allowed values are "
+     "1..1,000,000 (use --simulator native"),
+    (["sim", "mac_array", "--simulator", "native", "--vectors", "1000000000000000"],
+     "--vectors 1000000000000000 is out of range for --simulator native"),
+    (["sim", "mac_array", "--seed", "-1"], "--seed -1 is out of range: allowed values are 0..2**63-1."),
+    (["sim", "mac_array", "--gap", "nan"], "--gap nan is out of range"),
+    (["sim", "mac_array", "--stall", "1"], "--stall 1.0 is out of range"),
+    (["sim", "mac_array", "--vcd", "/no/such/dir/w.vcd"],
+     "--vcd '/no/such/dir/w.vcd' cannot be written: its directory does not exist"),
+    (["sim", "mac_array", "--vcd", "docs"], "--vcd 'docs' is a directory"),
+    (["sim", "mac_array", "--simulator", "icarus", "--build-dir", "/proc/b"],
+     "--build-dir '/proc/b' cannot be used as a directory"),
+    (["synth", "lfsr", "--workdir", "/proc/w"], "--workdir '/proc/w' cannot be used as a directory"),
+    (["cycles", "mac_array", "--gemm", "4", "4", str(1 << 41)],
+     "GEMM dimension N=2199023255552 is out of range: allowed values are 1..1099511627776"),
+    (["cycles", "mac_array", "--gemm", "4", "x", "4"], "invalid int value: 'x'"),
+    (["sim", "mac_array", "--simulator", "native", "--batch-vectors", "0"],
+     "--batch-vectors 0 is out of range"),
 ])
 def test_bad_input_exits_2_without_traceback(args, msg):
     r = lobit(*args)

@@ -8,8 +8,7 @@ import pytest
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from golden.mac_array import (MacArrayConfig, assemble_gemm, gemm_tile,
-                              random_tile, scalesim_os_paper_cycles, tile_gemm)
+from golden.mac_array import MacArrayConfig, assemble_gemm, gemm_tile, random_tile, tile_gemm
 from golden.params import ConfigError
 from hw.mac_array import MacArray
 from sim.amaranth_harness import AmaranthAdapter, layouts_of, run_amaranth
@@ -141,6 +140,18 @@ def test_bad_operands():
 
 # --- cycle model -----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("shape", [(1, 1, 1), (4, 2, 4), (7, 9, 10), (64, 256, 64), (5, 1, 33)])
+@pytest.mark.parametrize("rc", [(4, 4), (2, 8), (8, 3)])
+def test_gemm_cycles_closed_form_equals_per_element(shape, rc):
+    cfg = MacArrayConfig(rows=rc[0], cols=rc[1])
+    full, fast = cfg.gemm_cycles(*shape), cfg.gemm_cycles(*shape, per_element=False)
+    assert (fast["cycles"], fast["tiles"]) == (full["cycles"], full["tiles"])
+    # the array drains all R rows of the last tile, padded ones included
+    assert fast["cycles"] >= int(full["out_cycle"].max()) + 1
+    if shape[0] % rc[0] == 0:
+        assert fast["cycles"] == int(full["out_cycle"].max()) + 1
+
+
 def test_cycle_model_formula():
     cfg = MacArrayConfig(rows=8, cols=8)
     t = cfg
@@ -149,8 +160,6 @@ def test_cycle_model_formula():
     assert g["cycles"] == 64 * 256 + cfg.cols + cfg.rows
     assert g["utilization"] > 0.99
     assert t.gemm_cycles(4, 2, 4)["cycles"] == 2 + 8 + 1 + 7 + 1 - 1   # one tile, K < S
-    # SCALE-Sim's per-fold formula pays fill and drain on every fold
-    assert scalesim_os_paper_cycles(64, 256, 64, 8, 8) == 64 * (2 * 8 + 8 + 256 - 2)
 
 
 # --- Amaranth simulator vs golden ------------------------------------------------------------
