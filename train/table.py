@@ -123,6 +123,29 @@ def plot(records, path_dir):
     return paths
 
 
+def markdown(doc) -> str:
+    """The table of ``bench/train.json`` as Markdown (one row per dataset and mode)."""
+    recs = doc["records"]
+    ref = {(r["dataset"], r["epochs"]): r["acc_mean"] for r in recs
+           if r["arith"] == "fp32" and r["status"] == "ok"}
+    lines = ["| dataset | mode | epochs | test acc. (mean +- std, %d seeds) | vs FP32 | MAC cycles / "
+             "step (8x8) | util. | LUTs of the mode's blocks | s / epoch |" % doc["seeds"],
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in recs:
+        if r["status"] != "ok":
+            lines.append(f"| {r['dataset']} | {r['mode']} | {r['epochs']} | diverged | | | | | |")
+            continue
+        f = ref.get((r["dataset"], r["epochs"]))
+        d = "" if f is None or r["arith"] == "fp32" else f"{100 * (r['acc_mean'] - f):+.2f}"
+        m = r.get("mac_array", {})
+        luts = " + ".join(f"{b['block']} {b['lut']}" for b in r["blocks"] if b["lut"]) or "-"
+        lines.append(f"| {r['dataset']} | {r['mode']} | {r['epochs']} | "
+                     f"{100 * r['acc_mean']:.2f} +- {100 * r['acc_std']:.2f} | {d} | "
+                     f"{m.get('cycles', '')} | {100 * m.get('utilization', 0):.1f} % | {luts} | "
+                     f"{r['seconds_per_epoch']:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.table")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 epochs, to /tmp")
@@ -130,7 +153,11 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "bench" / "train.json"))
     ap.add_argument("--img", default=str(ROOT / "docs" / "img"))
     ap.add_argument("--plot-only", action="store_true", help="redraw the PNGs from --out")
+    ap.add_argument("--markdown", action="store_true", help="print the table of --out")
     a = ap.parse_args(argv)
+    if a.markdown:
+        print(markdown(json.loads(Path(a.out).read_text())))
+        return 0
     if a.plot_only:
         doc = json.loads(Path(a.out).read_text())
         print(plot(doc["records"], a.img))
