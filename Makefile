@@ -20,9 +20,9 @@ help:
 	@echo "make bench              benchmarks -> bench/results.json"
 	@echo "make studies            paper-claim studies: ARC, DGA error, RLSRU sweep -> bench/*.json, docs/img"
 	@echo "make train              CNN training table per arithmetic mode -> bench/train.json, docs/img/train_*.png"
-	@echo "make setup              .venv from pyproject.toml + Icarus Verilog via apt-get"
+	@echo "make setup              .venv from pyproject.toml + Icarus Verilog, OSU 0.18 um cells, OpenSTA via apt-get"
 
-setup: $(VENV)/.installed .cache/.iverilog .cache/.yowasp-warm
+setup: $(VENV)/.installed .cache/.iverilog .cache/.osu018 .cache/.yowasp-warm
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing lobit with test extras"
@@ -41,6 +41,21 @@ $(VENV)/.installed: pyproject.toml
 	  { echo "error: could not install iverilog with apt-get; install Icarus Verilog >= 11 by hand"; exit 1; }; \
 	fi
 	@iverilog -V 2>/dev/null | head -1
+	@touch $@
+
+# the `asic` synthesis target: OSU 0.18 um standard cells (Liberty + Verilog models) and OpenSTA
+OSU018_LIB := /usr/share/qflow/tech/osu018/osu018_stdcells.lib
+.cache/.osu018:
+	@mkdir -p .cache
+	@if [ ! -f $(OSU018_LIB) ] || ! command -v sta >/dev/null; then \
+	  echo "==> installing the Debian packages qflow-tech-osu018 (OSU 0.18 um cells) and opensta"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	  ( $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends qflow-tech-osu018 opensta ) >/dev/null || \
+	  { echo "error: could not install qflow-tech-osu018 and opensta with apt-get; install them by hand"; exit 1; }; \
+	fi
+	@[ -f $(OSU018_LIB) ] || { echo "error: $(OSU018_LIB) is missing after installing qflow-tech-osu018"; exit 1; }
+	@command -v sta >/dev/null || { echo "error: OpenSTA (sta) is missing after installing opensta"; exit 1; }
+	@echo "OSU 0.18 um Liberty: $(OSU018_LIB)"
 	@touch $@
 
 # YoWASP (and Amaranth's builtin Yosys) compile WebAssembly on first use and write the cache file

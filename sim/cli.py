@@ -176,10 +176,16 @@ def cmd_synth(args):
         print(json.dumps(rep, indent=2))
         return 0
     print(f"{rep['module']} ({rep['target']})")
-    for key in ("lut", "ff", "carry", "dsp", "ram", "cells", "transistors", "fmax_mhz"):
+    for key in ("lut", "ff", "carry", "dsp", "ram", "cells", "transistors", "fmax_mhz",
+                "area_um2", "critical_path_ns"):
         if rep.get(key) is not None:
             val = rep[key]
-            print(f"  {key:<12} {val:.1f}" if isinstance(val, float) else f"  {key:<12} {val}")
+            print(f"  {key:<16} {val:.3f}" if key == "critical_path_ns" else
+                  f"  {key:<16} {val:.1f}" if isinstance(val, float) else f"  {key:<16} {val}")
+    if rep["target"] == "asic":
+        print("  cells by type    " + ", ".join(f"{t} {n}" for t, n in rep["cells_by_type"].items()))
+        print(f"  delay from       {rep['delay_source'] or rep.get('sta_error')}")
+        print(f"  note             {rep['asic_note']}")
     return 0
 
 
@@ -240,7 +246,7 @@ def build_parser():
 
     s = sub.add_parser("synth", help="synthesize with Yosys and report area (and Fmax)")
     block_args(s)
-    s.add_argument("--target", default="ice40", help="ice40, ice40-dsp or generic")
+    s.add_argument("--target", default="ice40", help="ice40, ice40-dsp, generic or asic (OSU 0.18 um cells: area in um^2, OpenSTA delay)")
     s.add_argument("--fmax", action="store_true", help="place and route with nextpnr-ice40 for Fmax")
     s.add_argument("--json", action="store_true", help="print the full report as JSON")
     s.add_argument("--workdir", help="synthesis work/cache directory (default .cache/synth)")

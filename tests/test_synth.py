@@ -72,7 +72,7 @@ def test_counts_ice40_and_generic(tmp_path, cache):
         {k: r[k] for k in ("lut", "ff", "carry", "cells_by_type")}
 
 
-@pytest.mark.parametrize("target", ["ice40", "ice40-dsp", "generic"])
+@pytest.mark.parametrize("target", ["ice40", "ice40-dsp", "generic", "asic"])
 def test_netlist_resimulation_matches_golden(tmp_path, cache, target):
     from sim.runner import run_cocotb
     require("iverilog")
@@ -103,9 +103,58 @@ def test_mutant_netlist_is_caught(tmp_path, cache, change):
     assert res.mismatches
 
 
+def _liberty_areas(path):
+    """Cell name -> area, read from the Liberty text (independently of Yosys's parser)."""
+    import re
+    areas = {}
+    for chunk in re.split(r"\bcell\s*\(", open(path).read())[1:]:
+        areas[re.match(r"\s*(\w+)", chunk).group(1)] = \
+            float(re.search(r"\barea\s*:\s*([0-9.]+)", chunk).group(1))
+    return areas
+
+
+def test_asic_fp_add_area_and_delay(tmp_path, cache):
+    """The default FP12 adder on the OSU 0.18 um cells: the area is the Liberty area of the
+    cells reported, its flip-flops are its 17 output-register bits, OpenSTA gives a delay."""
+    from golden.fp_add import FpAddConfig
+    from hw.fp_add import FpAdd
+    from hw.synth.flow import ASIC_NOTE, liberty_path
+    require("sta")
+    cfg = FpAddConfig()
+    r = synthesize(cfg, FpAdd(cfg), target="asic", workdir=tmp_path, cache=cache)
+    areas = _liberty_areas(liberty_path())
+    assert len(areas) == 32
+    assert set(r["cells_by_type"]) <= set(areas)
+    assert r["cells"] == sum(r["cells_by_type"].values()) > 0
+    assert r["area_um2"] == pytest.approx(sum(areas[t] * n for t, n in r["cells_by_type"].items()))
+    # registered output: 12-bit result + nan/ovf flags, valid, two sticky flags
+    assert r["ff"] == r["cells_by_type"]["DFFPOSX1"] == 12 + 2 + 1 + 2
+    assert r["sequential_area_um2"] == 17 * areas["DFFPOSX1"]
+    assert r["lut"] is None and r["asic_note"] == ASIC_NOTE and "no placement" in ASIC_NOTE
+    assert r["delay_source"].startswith("OpenSTA")
+    assert 0.5 < r["critical_path_ns"] < 50
+    again = synthesize(cfg, FpAdd(cfg), target="asic", workdir=tmp_path / "again", cache=cache)
+    assert again["cached"]
+    assert {k: again[k] for k in ("area_um2", "cells_by_type", "critical_path_ns")} == \
+        {k: r[k] for k in ("area_um2", "cells_by_type", "critical_path_ns")}
+
+
+def test_asic_missing_liberty_is_one_sentence(tmp_path, monkeypatch, capsys):
+    from sim.cli import main
+    missing = tmp_path / "nowhere" / "cells.lib"
+    monkeypatch.setenv("LOBIT_LIBERTY", str(missing))
+    with pytest.raises(ConfigError, match=r"Liberty file .*nowhere/cells\.lib does not exist: "
+                                          r"run `make setup`"):
+        synthesize(CFG, None, target="asic", workdir=tmp_path, verilog="module x; endmodule\n")
+    assert main(["synth", "fp_add", "--target", "asic", "--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lobit: error: the standard-cell Liberty file ")
+    assert str(missing) in err and "make setup" in err and err.count(". ") == 0 and "\n" not in err
+
+
 def test_unknown_target_and_device_rejected(tmp_path):
     # validation happens before the component is emitted, so none is needed
-    with pytest.raises(ConfigError, match=r"'xilinx'.*ice40, ice40-dsp, generic"):
+    with pytest.raises(ConfigError, match=r"'xilinx'.*ice40, ice40-dsp, generic, asic"):
         synthesize(CFG, None, target="xilinx", workdir=tmp_path)
     with pytest.raises(ConfigError, match=r"'ecp5'.*hx8k"):
         synthesize(CFG, None, target="ice40", workdir=tmp_path, fmax=True, device="ecp5")

@@ -6,9 +6,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .flow import synthesize
+from .flow import liberty_path, synthesize
 
-__all__ = ["ice40_sim_models", "netlist"]
+__all__ = ["ice40_sim_models", "asic_sim_models", "netlist"]
+
+
+def asic_sim_models() -> Path:
+    """The Verilog models of the ``asic`` standard cells: ``osu018_stdcells.v`` next to the
+    Liberty file (both from Debian's ``qflow-tech-osu018``; Icarus 11 compiles it as is, and
+    ignores its ``specify`` delays)."""
+    lib = liberty_path()
+    models = lib.with_suffix(".v")
+    if not models.is_file():
+        from golden.params import ConfigError
+        raise ConfigError(f"the standard-cell Verilog models {models} do not exist: run "
+                          f"`make setup` (it installs the Debian package qflow-tech-osu018).")
+    return models
 
 
 def ice40_sim_models(workdir) -> Path:
@@ -51,18 +64,22 @@ def netlist(cfg, component, *, workdir, target="ice40", verilog=None, cache=True
     ----------
     cfg, component, workdir, verilog, cache
         As for :func:`synthesize`.
-    target : {"ice40", "ice40-dsp", "generic"}
+    target : {"ice40", "ice40-dsp", "generic", "asic"}
         ``ice40``/``ice40-dsp`` netlists need Yosys's iCE40 cell models (see
-        :func:`ice40_sim_models`); a ``generic`` netlist is plain Verilog and needs no library.
+        :func:`ice40_sim_models`), ``asic`` netlists the OSU 0.18 um cell models
+        (:func:`asic_sim_models`); a ``generic`` netlist is plain Verilog and needs no library.
 
     Returns
     -------
     list of Path
-        ``[netlist.v]`` for ``generic``, ``[netlist.v, ice40_cells_sim.v]`` for iCE40 targets.
+        ``[netlist.v]`` for ``generic``, ``[netlist.v, osu018_stdcells.v]`` for ``asic``,
+        ``[netlist.v, ice40_cells_sim.v]`` for iCE40 targets.
     """
     res = synthesize(cfg, component, target=target, workdir=workdir, verilog=verilog,
                      cache=cache)
     sources = [Path(res["netlist"])]
-    if target != "generic":
+    if target == "asic":
+        sources.append(asic_sim_models())
+    elif target != "generic":
         sources.append(ice40_sim_models(Path(res["netlist"]).parent))
     return sources
