@@ -202,3 +202,27 @@ def test_native_agrees_with_amaranth_on_output_cycles():
     assert rn.ok and ra.ok
     assert rn.out_cycles == ra.out_cycles == sc.out_cycles
     assert rn.cycles == ra.cycles
+
+
+def test_mismatch_report_and_vcd_window(tmp_path):
+    """A corrupted expectation: the first failing transfer is reported field by field (only the
+    differing field is listed) and a VCD of the cycles around it is written by the traced
+    build; the waveform covers the failing transfer's cycle."""
+    require("verilator")
+    block, cfg, comp = _block("mac_array")
+    sc = block.scenario(cfg, layouts_of(comp), np.random.default_rng(8), 200)
+    ok = run_native(cfg, comp, sc, seed=2, gap=0.2, stall=0.2)
+    assert ok.ok
+    i = 7
+    sc.outputs["out"][i] ^= 1 << 33          # bit 1 of data[1] (32-bit accumulators)
+    res = run_native(cfg, comp, sc, seed=2, gap=0.2, stall=0.2, vcd_dir=tmp_path,
+                     window=(30, 5))
+    assert not res.ok and res.inline_mismatches == 1
+    assert res.report[0].startswith(f"out[{i}] (cycle ")
+    differing = [ln for ln in res.report if "<-- differs" in ln]
+    assert len(differing) == 1 and differing[0].split()[0] == "data.1", res.report
+    text = open(res.vcd).read()
+    assert "$enddefinitions" in text
+    stamps = [int(ln[1:]) for ln in text.splitlines() if ln.startswith("#")]
+    cyc = ok.out_cycles["out"][i]
+    assert stamps and min(stamps) <= 10 * cyc <= max(stamps)
