@@ -75,9 +75,9 @@ def bench(report):
             res = run_amaranth(dut, sc, seed=0)
         else:
             res = run_cocotb(cfg, dut, sc, simulator=simulator, seed=0,
-                             build_dir=REPO / "build" / "bench" / f"mac8x8_{simulator}", flush=True)
+                             build_dir=REPO / "build" / "bench" / f"mac8x8_{simulator}")
         if not res.ok:
-            raise SystemExit(f"bench: {simulator} mismatches: {res.mismatches[:3]}", flush=True)
+            raise SystemExit(f"bench: {simulator} mismatches: {res.mismatches[:3]}")
         last = res.out_cycles["out"][-1]
         speed[simulator] = {"cycles": res.cycles, "seconds": round(res.seconds, 3),
                             "cycles_per_s": round(res.cycles / res.seconds)}
