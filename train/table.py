@@ -70,7 +70,8 @@ def speed_benchmark(epochs=3):
 def quantizer_speed(n=4_000_000):
     """Elements per second of the golden quantizer: the fixed-point chain it had before the
     rewrite (``fp32_mul_bits`` -> ``fp32_to_fixed`` -> ``round_fixed`` -> ``saturate_int8``,
-    still the bodies of those functions) vs today's ``quantize_bits``, one core."""
+    still the bodies of those functions) vs today's ``quantize_bits`` on the trainer's uint32
+    views and on int64 bit patterns (``golden.fp32.to_bits``), one core."""
     from golden.fp32 import fp32_mul_bits, to_bits
     from golden.quantizer import fp32_to_fixed, quantize_bits, round_fixed, saturate_int8
     rng = np.random.default_rng(0)
@@ -88,7 +89,11 @@ def quantizer_speed(n=4_000_000):
         t0 = time.perf_counter()
         quantize_bits(u32, inv, mode, 8, r)
         t_new = time.perf_counter() - t0
-        out[mode] = {"before_elem_per_s": round(n / t_old), "after_elem_per_s": round(n / t_new)}
+        t0 = time.perf_counter()
+        quantize_bits(bits64, inv, mode, 8, r)
+        t_new64 = time.perf_counter() - t0
+        out[mode] = {"before_elem_per_s": round(n / t_old), "after_elem_per_s": round(n / t_new),
+                     "after_int64_bits_elem_per_s": round(n / t_new64)}
     return out
 
 
