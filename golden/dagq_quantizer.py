@@ -59,8 +59,8 @@ from .quantizer import INT8_MAX, fp32_to_fixed, round_fixed, saturate_int8
 from .rlsru import SCHEMES, RlsruConfig, check_phase_lanes, generate, lfsr16
 
 __all__ = ["DagqQuantizerConfig", "MAGNITUDE_FACTORS", "rlsru_config", "recip_or_zero",
-           "DagqRegisters", "dagq_registers", "dagq_quantize_bits", "dagq_dequantize",
-           "random_stream", "run", "OtsResult", "tensor_stats", "ots", "chain_seed",
+           "DagqRegisters", "dagq_registers", "dagq_scaled_bits", "dagq_quantize_bits",
+           "dagq_dequantize", "random_stream", "run", "OtsResult", "tensor_stats", "ots", "chain_seed",
            "dagq_gemm"]
 
 #: OTS magnitude factors (sourced): five values evenly spaced from 0.0280 to 0.0601
@@ -144,6 +144,36 @@ def _mag_flushed(bits):
     return np.where((m >> 23) == 0, 0, m)
 
 
+def dagq_scaled_bits(x_bits, th_bits, inv1_bits, inv2_bits):
+    """Steps 1-3 of the module docstring: the scaled FP32 value ``v`` and the region.
+
+    Parameters
+    ----------
+    x_bits : array_like of int
+        FP32 bit patterns.
+    th_bits, inv1_bits, inv2_bits : int
+        Register bit patterns.
+
+    Returns
+    -------
+    v : numpy.ndarray of int64
+        Bit patterns of ``v`` (what the rounding stage receives).
+    region : numpy.ndarray of uint8
+        0 inner (and NaN), 1 outer negative, 2 outer positive.
+    """
+    xb = np.asarray(x_bits, dtype=np.int64) & 0xFFFF_FFFF
+    xm = _mag_flushed(xb)
+    thm = int(_mag_flushed(int(th_bits)))
+    outer = (xm > thm) & (xm <= _INF)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = from_bits(xm) - from_bits(np.int64(thm))
+    db = to_bits(d) & _ABS
+    db = np.where((db >> 23) == 0, 0, db) | (xb & SIGN_MASK)
+    v = np.where(outer, fp32_mul_bits(db, int(inv2_bits)), fp32_mul_bits(xb, int(inv1_bits)))
+    region = np.where(outer, np.where(xb >> 31 == 1, 1, 2), 0).astype(np.uint8)
+    return v.astype(np.int64), region
+
+
 def dagq_quantize_bits(x_bits, th_bits, inv1_bits, inv2_bits, frac_bits: int, rnd):
     """Quantize FP32 bit patterns with the DAGQ registers (module docstring, steps 1-4).
 
@@ -165,19 +195,9 @@ def dagq_quantize_bits(x_bits, th_bits, inv1_bits, inv2_bits, frac_bits: int, rn
         0 inner, 1 outer negative, 2 outer positive.
     nan, sat : numpy.ndarray of bool
     """
-    xb = np.asarray(x_bits, dtype=np.int64) & 0xFFFF_FFFF
-    xm = _mag_flushed(xb)
-    thm = int(_mag_flushed(int(th_bits)))
-    nan = xm > _INF
-    outer = (xm > thm) & ~nan
-    with np.errstate(over="ignore", invalid="ignore"):
-        d = from_bits(xm) - from_bits(np.int64(thm))
-    db = to_bits(d) & _ABS
-    db = np.where((db >> 23) == 0, 0, db) | (xb & SIGN_MASK)
-    v = np.where(outer, fp32_mul_bits(db, int(inv2_bits)), fp32_mul_bits(xb, int(inv1_bits)))
+    v, region = dagq_scaled_bits(x_bits, th_bits, inv1_bits, inv2_bits)
     raw = fp32_to_fixed(v, frac_bits)
     codes, sat = saturate_int8(round_fixed(raw, frac_bits, "sr", rnd))
-    region = np.where(outer, np.where(xb >> 31 == 1, 1, 2), 0).astype(np.uint8)
     return codes, region, raw.nan, sat
 
 

@@ -63,10 +63,11 @@ class DagqSelect(wiring.Component):
         ]
         outer = Signal()
         m.d.comb += outer.eq((xm > thm) & (xm <= 0x7F80_0000))
-        # |x| - |th| >= 0: one FP32 subtraction, then flush of a subnormal difference
+        # |x| - |th| >= 0: one FP32 subtraction; a subnormal difference is flushed by the
+        # multiplier, which treats every operand with a zero exponent field as zero
         diff, _, _ = fp_add_datapath(_FP32_ADD, m, Cat(xm, C(0, 1)), Cat(thm, C(1, 1)))
         d = Signal(32)
-        m.d.comb += d.eq(Cat(Mux(diff[23:31] == 0, 0, diff[:31]), self.x[31]))
+        m.d.comb += d.eq(Cat(diff[:31], self.x[31]))
         m.submodules.mul = mul = Fp32Mul()
         m.d.comb += [
             mul.a.eq(Mux(outer, d, self.x)),
