@@ -68,11 +68,27 @@ class DgaConfig(FpFormatParams, BlockConfig):
               "ee(A) - ee(v) > T)", lo=0, hi=255),
         Param("gmax", int, 256, "largest group: DGA clamp and DGA-exp cap", lo=4,
               hi=GROUP_SIZE_MAX),
+        Param("adders", int, 2, "FP adders: 2 (intra- and inter-group) or 1 shared (the "
+              "first addition of a group, to +0, needs none; same cycles)", lo=1, hi=2),
     )
     TAGS = {"exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf", "variant": "",
-            "group_size": "g", "threshold": "t", "gmax": "gmax"}
+            "group_size": "g", "threshold": "t", "gmax": "gmax", "adders": "a"}
     TRANSACTION = "dot product"
     THROUGHPUT = "1 addend per cycle, dot products back to back"
+
+    @property
+    def TIMING_NOTE(self) -> str:
+        """The adder schedule, stated in the sidecar formula."""
+        if self.adders == 1:
+            return ("one FP adder shared by the intra-group sum A + v and the inter-group sum "
+                    "A + S (group close and the final sum); the first addend of a group is "
+                    "loaded into A without an addition (the golden's exact +0 + v), so no extra "
+                    "cycle: the same cycles as with two adders")
+        return ("two FP adders: the intra-group sum and the inter-group sum (group close, "
+                "final sum) in the same cycle")
+
+    def _timing_extra(self) -> dict:
+        return {"adders": self.adders}
 
     def register_value(self, n: int) -> int:
         """The value the controller loads into the group-size register for dot products of

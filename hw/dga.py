@@ -47,8 +47,8 @@ class DgaAccumulator(BlockComponent):
     ``T + 2`` (``latency``). ``inp.ready`` is low only while a finished dot product waits for a
     stalled output; it depends combinationally on ``out.ready``.
 
-    Datapath
-    --------
+    Datapath (``adders=2``, the default)
+    ------------------------------------
     Registers ``A`` (intra-group), ``S`` (inter-group), ``n`` (addends in the current group), a
     ``pending`` bit and the per-dot-product overflow flag. Per accepted addend ``v``:
     ``close = n != 0 & (n >= G | exp_close)``; the inter adder computes ``S + A`` (written to
@@ -58,6 +58,21 @@ class DgaAccumulator(BlockComponent):
     cleared -- in the same cycle the intra adder may already take the next dot product's first
     addend, whose ``n == 0`` never closes a group, so the two adders never conflict.
     ``exp_close`` (variant ``dga_exp``) is ``A != 0 & v != 0 & max(E_A, 1) - max(E_v, 1) > T``.
+
+    Datapath (``adders=1``)
+    -----------------------
+    One adder with operands ``A`` and ``close | flush ? S : v``: it computes ``A + v`` within a
+    group and ``A + S`` (= the golden ``S + A``; the adder is commutative) when a group closes or
+    a finished dot product is flushed. The first addend of a group (``n == 0`` or ``close``) is
+    loaded into ``A`` as it is, without an addition. The golden model adds it to ``+0``, which is
+    exact: ``fp_add(+0, v)`` is ``v`` except ``-0 -> +0`` and any NaN -> the canonical NaN, and
+    never overflows. Neither difference reaches an output: ``A`` leaves only through the adder
+    (``A + v``, ``A + S``), where a NaN of any payload gives the canonical NaN, and ``-0``
+    differs from ``+0`` only in ``-0 + -0 = -0``, which keeps ``A`` a zero while ``S`` is never
+    ``-0`` (it starts at ``+0`` and ``+0 + -0 = +0``), so ``S + A`` is the same; the DGA-exp rule
+    sees the same ``A != 0`` and exponent field. Flush and close never fall in the same cycle
+    (while a dot product is pending only a first addend is taken), so the schedule, latency and
+    ``inp.ready`` are those of ``adders=2``.
     """
 
     CONFIG = DgaConfig
@@ -113,12 +128,28 @@ class DgaAccumulator(BlockComponent):
             rule = rule | exp_close
         m.d.comb += close.eq(~first & rule)
 
-        m.submodules.intra = intra = Module()
-        m.submodules.inter = inter = Module()
-        a_op = Signal(w, name="intra_a")
-        m.d.comb += a_op.eq(Mux(close | first, 0, A))
-        i_bits, i_nan, i_ovf = fp_add_datapath(cfg, intra, a_op, v)
-        s_bits, s_nan, s_ovf = fp_add_datapath(cfg, inter, S, A)
+        if cfg.adders == 2:
+            m.submodules.intra = intra = Module()
+            m.submodules.inter = inter = Module()
+            a_op = Signal(w, name="intra_a")
+            m.d.comb += a_op.eq(Mux(close | first, 0, A))
+            i_bits, i_nan, i_ovf = fp_add_datapath(cfg, intra, a_op, v)
+            s_bits, s_nan, s_ovf = fp_add_datapath(cfg, inter, S, A)
+            new_a = i_bits
+            new_ovf = (ovf_acc & ~first) | i_ovf | (close & s_ovf)
+        else:
+            # one adder: A + v within a group, A + S when a group closes or the dot product is
+            # flushed (fp_add is commutative, so A + S = the golden S + A). The first addend of a
+            # group is loaded as it is: the golden's fp_add(+0, v) equals v except -0 -> +0 and
+            # NaN -> canonical NaN, never overflows, and neither difference can reach an output
+            # (class docstring). Flush and close never coincide: while pending, only a first
+            # addend (n == 0) is taken.
+            m.submodules.adder = adder = Module()
+            y_op = Signal(w, name="adder_b")
+            m.d.comb += y_op.eq(Mux(close | flush, S, v))
+            s_bits, s_nan, s_ovf = fp_add_datapath(cfg, adder, A, y_op)
+            new_a = Mux(first | close, v, s_bits)
+            new_ovf = (ovf_acc | s_ovf) & ~first
 
         with m.If(flush):
             m.d.sync += [
@@ -134,8 +165,8 @@ class DgaAccumulator(BlockComponent):
 
         with m.If(take):
             m.d.sync += [
-                A.eq(i_bits),
-                ovf_acc.eq((ovf_acc & ~first) | i_ovf | (close & s_ovf)),
+                A.eq(new_a),
+                ovf_acc.eq(new_ovf),
             ]
             with m.If(close):
                 m.d.sync += S.eq(s_bits)

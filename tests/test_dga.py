@@ -35,7 +35,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable
     (dict(gmax=2), "dga parameter gmax=2 is out of range: allowed values are an integer in "
                    "4..4096."),
     (dict(G=64), "dga has no parameter 'G': known parameters are exp_bits, man_bits, rounding, "
-                 "inf_nan, variant, group_size, threshold, gmax."),
+                 "inf_nan, variant, group_size, threshold, gmax, adders."),
+    (dict(adders=3), "dga parameter adders=3 is out of range: allowed values are an integer in "
+                     "1..2."),
 ])
 def test_bad_parameters(bad, msg):
     with pytest.raises(ConfigError) as exc:
@@ -60,7 +62,8 @@ def test_bad_golden_arguments():
 def test_defaults_and_group_size_rule():
     cfg = DgaConfig()
     assert (cfg.fmt.e, cfg.fmt.m, cfg.variant, cfg.group_size, cfg.gmax) == (5, 6, "dga", 64, 256)
-    assert cfg.module_name == "dga_e5_m6_rne_inf1_dga_g64_t6_gmax256"
+    assert cfg.module_name == "dga_e5_m6_rne_inf1_dga_g64_t6_gmax256_a2"
+    assert cfg.adders == 2 and DgaConfig(adders=1).module_name.endswith("_a1")
     assert [dga_group_size(n) for n in (576, 4608, 25088)] == [32, 64, 128]   # spec examples
     assert [dga_group_size(n) for n in (1, 16, 100, 512, 2048, 10 ** 6)] == [4, 4, 8, 16, 64, 256]
     assert dga_group_size(10 ** 6, gmax=1024) == 1024
@@ -220,6 +223,14 @@ HW_CONFIGS = [
     dict(variant="dga_exp", exp_bits=6, man_bits=5),
     dict(variant="static", group_size=3, exp_bits=4, man_bits=3),
     dict(variant="dga_exp", exp_bits=8, man_bits=12, threshold=3),
+    # one shared adder (adders=1): the same golden, the same cycle model
+    dict(variant="static", group_size=5, rounding="rtz", adders=1),
+    dict(variant="static", group_size=1, adders=1),
+    dict(variant="dga_exp", adders=1),
+    dict(variant="dga_exp", threshold=0, gmax=8, adders=1),
+    dict(variant="dga_exp", inf_nan=False, rounding="rtz", adders=1),
+    dict(variant="static", group_size=3, exp_bits=4, man_bits=3, adders=1),
+    dict(variant="dga_exp", exp_bits=8, man_bits=23, threshold=3, adders=1),
 ]
 
 
@@ -237,10 +248,11 @@ def test_hw_random_lengths(kw):
     assert sc.vectors == len(lengths)
 
 
+@pytest.mark.parametrize("adders", [2, 1])
 @pytest.mark.parametrize("n", [1, 37, 64, 100, 576])
-def test_hw_dga_register_from_n(n):
+def test_hw_dga_register_from_n(n, adders):
     """Variant dga: the register holds dga_group_size(N) (4, 8, 8, 8, 32)."""
-    cfg = DgaConfig()
+    cfg = DgaConfig(adders=adders)
     rng = np.random.default_rng(n)
     count = max(2, min(12, 2000 // n))
     sc = _check(cfg, _dots(cfg.fmt, [n] * count, rng, kinds=(0, 3, 1, 2, 4)), seed=n)
@@ -260,10 +272,11 @@ def test_hw_sequential_and_port_zero():
     assert run_amaranth(dut, sc, seed=6, stall=0.3).ok
 
 
+@pytest.mark.parametrize("adders", [2, 1])
 @pytest.mark.parametrize("variant, wrong", [("static", 65), ("dga", 16), ("dga_exp", 4)])
-def test_mutation_wrong_group_boundary_fails(variant, wrong):
+def test_mutation_wrong_group_boundary_fails(variant, wrong, adders):
     """Expectations from a golden with a wrong group boundary must not pass."""
-    cfg = DgaConfig(variant=variant)
+    cfg = DgaConfig(variant=variant, adders=adders)
     dut = DgaAccumulator(cfg)
     rng = np.random.default_rng(4)
     n = 576 if variant == "dga" else 300
@@ -338,3 +351,214 @@ def test_verilator_dga_exp(tmp_path):
     assert res.ok, res.mismatches[:5]
     assert res.out_cycles["out"] == cfg.out_cycles(lengths)
     print(f"verilator dga_exp {sum(lengths)} addends, {len(dots)} dot products: {seconds:.1f} s")
+
+
+# --- one shared adder (adders=1) -----------------------------------------------------------------
+
+def _fp_add_triple(fmt, a, b, mode):
+    from golden.minifloat import fp_add
+    r = fp_add(fmt, a, b, mode)
+    return r.bits, r.nan, r.ovf
+
+
+def _commutes(fmt, a, b, mode):
+    x, y = _fp_add_triple(fmt, a, b, mode), _fp_add_triple(fmt, b, a, mode)
+    return all(np.array_equal(p, q) for p, q in zip(x, y))
+
+
+@pytest.mark.parametrize("inf_nan", [True, False])
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_one_adder_identities(mode, inf_nan):
+    """What the one-adder schedule relies on, against the golden adder:
+    (1) fp_add(A, S) == fp_add(S, A) bit for bit (bits, nan, ovf): every pair of E4M3 and E2M1,
+        2^20 random FP12 pairs and 2^16 random E8M23 pairs (all FP12 pairs: the slow test below);
+    (2) fp_add(+0, v) differs from v only by -0 -> +0 and NaN -> the canonical NaN, and never
+        overflows: every pattern of every format with e + m <= 15, 2^20 random E8M23 patterns."""
+    rng = np.random.default_rng(7)
+    for e, m in ((4, 3), (2, 1)):
+        fmt = FpFormat(e, m, inf_nan)
+        a, b = np.meshgrid(np.arange(1 << fmt.width), np.arange(1 << fmt.width))
+        assert _commutes(fmt, a.ravel().astype(np.int64), b.ravel().astype(np.int64), mode)
+    for e, m, k in ((5, 6, 20), (8, 23, 16)):
+        fmt = FpFormat(e, m, inf_nan)
+        a, b = (rng.integers(0, 1 << fmt.width, 1 << k, dtype=np.int64) for _ in range(2))
+        assert _commutes(fmt, a, b, mode)
+    formats = [(e, m) for e in range(2, 9) for m in range(1, 24) if e + m <= 15] + [(8, 23)]
+    for e, m in formats:
+        fmt = FpFormat(e, m, inf_nan)
+        v = (np.arange(1 << fmt.width, dtype=np.int64) if fmt.width <= 16 else
+             rng.integers(0, 1 << fmt.width, 1 << 20, dtype=np.int64))
+        bits, nan, ovf = _fp_add_triple(fmt, np.zeros_like(v), v, mode)
+        E, M = (v >> m) & fmt.exp_ones, v & ((1 << m) - 1)
+        is_nan = (E == fmt.exp_ones) & (M != 0) if inf_nan else np.zeros(v.shape, bool)
+        canon = np.where((v & fmt.mag_mask) == 0, 0, v)
+        if inf_nan:
+            canon = np.where(is_nan, fmt.nan_code, canon)
+        assert np.array_equal(bits, canon), (e, m)
+        assert not ovf.any() and np.array_equal(nan, is_nan)
+
+
+def _accumulate_raw_first(fmt, dots, G, mode, T=None):
+    """The one-adder hardware's order, written independently of golden.dga.accumulate: scalar
+    loop, the first addend of a group loaded as it is (no +0 + v), the inter-group and final sums
+    as A + S."""
+    from golden.minifloat import fp_add
+    add = lambda a, b: fp_add(fmt, np.int64(a), np.int64(b), mode)   # noqa: E731
+    out = []
+    for p in dots:
+        S, A, n, ovf = 0, 0, 0, False
+        for v in map(int, p):
+            gap_close = False
+            if T is not None and A & fmt.mag_mask and v & fmt.mag_mask:
+                ee = lambda x: max((x >> fmt.m) & fmt.exp_ones, 1)    # noqa: E731
+                gap_close = ee(A) - ee(v) > T
+            if n > 0 and (n >= G or gap_close):
+                r = add(A, S)
+                S, ovf, n = int(r.bits), ovf or bool(r.ovf), 0
+            if n == 0:
+                A = v
+            else:
+                r = add(A, v)
+                A, ovf = int(r.bits), ovf or bool(r.ovf)
+            n += 1
+        r = add(A, S)
+        out.append((int(r.bits), bool(r.nan), ovf or bool(r.ovf)))
+    return out
+
+
+@pytest.mark.parametrize("e, m, inf_nan, mode", [(5, 6, True, "rne"), (5, 6, True, "rtz"),
+                                                 (5, 6, False, "rne"), (4, 3, True, "rtz")])
+def test_raw_first_addend_gives_golden_results(e, m, inf_nan, mode):
+    """Loading a group's first addend raw (A may hold -0 or a NaN payload where the golden holds
+    +0 / the canonical NaN) and adding A + S instead of S + A gives the golden's outputs (bits,
+    nan, ovf) -- on dot products full of zeros of both signs, NaN payloads and Inf."""
+    fmt = FpFormat(e, m, inf_nan)
+    rng = np.random.default_rng(e * 100 + m)
+    negz = 1 << (fmt.width - 1)
+    dots = [random_dot(fmt, int(n), rng, kind) for n, kind in
+            zip(rng.integers(1, 40, 120), [2, 3, 0, 1, 4] * 24)]
+    dots += [np.full(n, negz) for n in (1, 2, 5, 9)]                        # only -0
+    dots += [np.array([negz, negz, 1, negz, negz, negz, negz, negz, negz | 1, negz])]
+    if inf_nan:
+        dots += [np.array([fmt.nan_code + 1, negz]), np.array([negz] * 3 + [fmt.inf_code + 3])]
+    for G, T in ((1, None), (3, None), (64, None), (8, 0), (256, m)):
+        want = [accumulate(fmt, d, G, mode, T) for d in dots]
+        got = _accumulate_raw_first(fmt, dots, G, mode, T)
+        assert got == [(int(r.bits[0]), bool(r.nan[0]), bool(r.ovf[0])) for r in want], (G, T)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("inf_nan", [True, False])
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_fp12_adder_commutes_exhaustive(mode, inf_nan):
+    """All 2^24 FP12 E5M6 operand pairs: fp_add(a, b) == fp_add(b, a) (about 6 s each)."""
+    fmt = FpFormat(5, 6, inf_nan)
+    b = np.arange(1 << 12, dtype=np.int64)
+    for hi in range(0, 1 << 12, 256):
+        a = np.repeat(np.arange(hi, hi + 256, dtype=np.int64), 1 << 12)
+        assert _commutes(fmt, a, np.tile(b, 256), mode)
+
+
+def test_one_adder_timing_and_sidecar():
+    """adders=1 keeps the two-adder cycle model (no extra cycle per group close): measured
+    against it on a scenario with many closes (G = 2), and a model that spends one extra cycle
+    per close (throughput G/(G+1)) or one shifted by a cycle fails; the sidecar states it."""
+    from hw.emit import sidecar
+    cfg = DgaConfig(variant="static", group_size=2, adders=1)
+    dut = DgaAccumulator(cfg)
+    rng = np.random.default_rng(40)
+    lengths = [1, 2, 3, 9, 1, 1, 16, 5]
+    dots = _dots(cfg.fmt, lengths, rng, kinds=(0, 3))
+    sc = scenario_from_dots(cfg, layouts_of(dut), dots)
+    res = run_amaranth(dut, sc, seed=1)
+    assert res.ok and res.out_cycles["out"] == cfg.out_cycles(lengths) == \
+        DgaConfig(variant="static", group_size=2).out_cycles(lengths)
+    closes = [(n - 1) // 2 for n in lengths]           # inter-group adds inside each dot product
+    extra = np.cumsum(closes).tolist()
+    for wrong in ([c + x for c, x in zip(cfg.out_cycles(lengths), extra)],
+                  [c + 1 for c in cfg.out_cycles(lengths)]):
+        sc.out_cycles["out"] = wrong
+        bad = run_amaranth(dut, sc, seed=1)
+        assert any("cycle model says" in m for m in bad.mismatches), bad.mismatches[:3]
+    info = sidecar(cfg, dut)["timing"]
+    assert info["adders"] == 1 and info["latency"] == 2 == dut.latency
+    assert "one FP adder" in info["formula"] and "no extra cycle" in info["formula"]
+    assert "two FP adders" in DgaConfig().timing_info()["formula"]
+    assert DgaConfig().timing_info()["adders"] == 2
+
+
+def test_one_adder_is_one_adder():
+    """The elaborated design has one fp_add datapath (submodule ``adder``), the default two."""
+    def subs(cfg):
+        frag = Fragment.get(DgaAccumulator(cfg), None)
+        return sorted(name for _, name, _ in frag.subfragments)
+    assert subs(DgaConfig(adders=1)) == ["adder"]
+    assert subs(DgaConfig(adders=2)) == ["inter", "intra"]
+
+
+ONE_ADDER = [dict(variant="dga_exp", adders=1), dict(variant="static", group_size=5, adders=1)]
+
+
+def _one_adder_setup(kw, n=60, seed=50):
+    cfg = DgaConfig(**kw)
+    dut = DgaAccumulator(cfg)
+    rng = np.random.default_rng(seed)
+    lengths = [1, 5, 6, 10] + [int(x) for x in rng.integers(1, 120, n)]
+    return cfg, dut, scenario_from_dots(cfg, layouts_of(dut), _dots(cfg.fmt, lengths, rng))
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+@pytest.mark.parametrize("kw", ONE_ADDER, ids=["dga_exp", "static5"])
+def test_one_adder_cocotb(tmp_path, kw, simulator):
+    from sim.runner import run_cocotb
+    cfg, dut, sc = _one_adder_setup(kw)
+    res = run_cocotb(cfg, dut, sc, simulator=simulator, build_dir=tmp_path, seed=4, gap=0.25,
+                     stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked == sc.vectors + 2
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("kw", ONE_ADDER, ids=["dga_exp", "static5"])
+def test_one_adder_native(kw):
+    """Native rung: gaps/stalls, then timed against the cycle model; a corrupted golden fails."""
+    from sim.native import run_native
+    cfg, dut, sc = _one_adder_setup(kw)
+    res = run_native(cfg, dut, sc, seed=4, gap=0.25, stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    res = run_native(cfg, dut, sc, seed=4)
+    assert res.ok and res.out_cycles == sc.out_cycles
+    outs = sc.outputs["out"]
+    outs[len(outs) // 2] ^= 1 << 3
+    assert not run_native(cfg, dut, sc, seed=4, gap=0.25, stall=0.25).ok
+
+
+@pytest.mark.synth
+@pytest.mark.cocotb
+@pytest.mark.parametrize("target", ["ice40", "asic"])
+def test_one_adder_netlist(tmp_path, target):
+    """The synthesized one-adder netlist (iCE40 and OSU 0.18 um cells) passes the same test, and
+    a corrupted golden fails on it."""
+    from hw.synth import netlist
+    from sim.runner import run_cocotb
+    cfg, dut, sc = _one_adder_setup(ONE_ADDER[0], n=30)
+    sources = netlist(cfg, dut, workdir=tmp_path / "synth", target=target)
+    res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
+                     gap=0.25, stall=0.25, sources=sources)
+    assert res.ok, res.mismatches[:5]
+    outs = sc.outputs["out"]
+    outs[len(outs) // 2] ^= 1 << 3
+    res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim2", seed=4,
+                     sources=sources)
+    assert not res.ok
+
+
+def test_one_adder_corrupted_golden_is_caught():
+    cfg, dut, sc = _one_adder_setup(ONE_ADDER[1], n=20)
+    assert run_amaranth(dut, sc, seed=4, gap=0.25, stall=0.25).ok
+    outs = sc.outputs["out"]
+    i = len(outs) // 2
+    outs[i] ^= 1 << 3
+    res = run_amaranth(dut, sc, seed=4, gap=0.25, stall=0.25)
+    assert any(m.startswith(f"out[{i}]") for m in res.mismatches), res.mismatches[:3]
