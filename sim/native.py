@@ -572,7 +572,8 @@ class Batch:
     first_in: int                   # absolute cycle of the first input transfer (-1: none)
     start: int                      # absolute cycle at the start of the batch
     cycles: int
-    seconds: float                  # time inside the C++ loop only
+    seconds: float                  # wall time inside the C++ loop only
+    cpu_seconds: float              # CPU time of this thread inside the C++ loop
     hung: bool
     inline_mismatches: int
     first_bad: tuple | None         # (stream, index) of the first mismatch seen by the C++ loop
@@ -667,12 +668,12 @@ class NativeSim:
         exp_n = np.array([len(e) for e in exp_arrs] or [0], dtype=np.int64)
         out_n = np.zeros(max(1, len(self.outs)), dtype=np.int64)
         stats = np.zeros(8, dtype=np.int64)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         cycles = self.L.lobit_run(self.h, _ptrs(in_arrs), in_n.ctypes.data, _ptrs(exp_arrs),
                                   exp_n.ctypes.data, _ptrs(out_arrs), _ptrs(cyc_arrs),
                                   caps.ctypes.data, out_n.ctypes.data, int(max_idle), int(extra),
                                   stats.ctypes.data)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
         mons = {}
         for j, s in enumerate(self.outs):
             k = min(int(out_n[j]), int(caps[j]))
@@ -680,7 +681,7 @@ class NativeSim:
                                        cyc_arrs[j][:k].tolist(), int(out_n[j]))
         bad = (self.outs[int(stats[3])]["name"], int(stats[4])) if stats[3] >= 0 else None
         return Batch(monitors=mons, first_in=int(stats[0]), start=int(stats[5]), cycles=int(cycles),
-                     seconds=seconds, hung=bool(stats[1]), inline_mismatches=int(stats[2]),
+                     seconds=seconds, cpu_seconds=cpu, hung=bool(stats[1]), inline_mismatches=int(stats[2]),
                      first_bad=bad, accepted=int(stats[6]), in_total=int(in_n[:len(self.ins)].sum()))
 
 
