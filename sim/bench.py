@@ -12,9 +12,12 @@ Sections:
   array and checked bit-exactly against a NumPy int64 matmul.
 * every block whose :class:`sim.blocks.BlockSpec` has a ``bench`` function adds its own section
   (the MAC array: utilization, area and Fmax; the DGA accumulators; the RLSRU sweep).
+* ``area`` -- every block on its defaults: iCE40 LUT/FF, generic cells and the ASIC estimate
+  (OSU 0.18 um cell area and OpenSTA critical path, :func:`sim.demo.block_areas`).
 
 ``BENCH_BLOCKS=a,b`` restricts the run to those blocks and ``BENCH_SECTIONS=speed`` (or
-``hooks``) to one kind of section; a restricted run merges its result into the existing file.
+``hooks``, ``area``) to those kinds of section; a restricted run merges its result into the
+existing file.
 Numbers are measurements on the machine that runs the command (``machine`` in the file).
 """
 
@@ -212,7 +215,7 @@ def main():
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     path = REPO / "bench" / "results.json"
     only = [b for b in os.environ.get("BENCH_BLOCKS", "").split(",") if b]
-    sections = [s for s in os.environ.get("BENCH_SECTIONS", "speed,hooks").split(",") if s]
+    sections = [s for s in os.environ.get("BENCH_SECTIONS", "speed,hooks,area").split(",") if s]
     t0 = time.perf_counter()
     if "speed" in sections:
         _say("simulator speed (native, verilator, icarus, amaranth)")
@@ -225,12 +228,16 @@ def main():
                 continue
             _say(name)
             spec.bench(report)
+    if "area" in sections:
+        from .demo import block_areas
+        _say("area (every block on its defaults: iCE40, generic, OSU 0.18 um ASIC estimate)")
+        report["area"] = block_areas(only, say=_say)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     path.parent.mkdir(exist_ok=True)
-    restricted = bool(only) or set(sections) != {"speed", "hooks"}
+    restricted = bool(only) or set(sections) != {"speed", "hooks", "area"}
     old = json.loads(path.read_text()) if path.exists() and restricted else {}
     for key, val in report.items():          # merge per block inside sim_speed
-        if key == "sim_speed" and isinstance(old.get(key), dict):
+        if key in ("sim_speed", "area") and isinstance(old.get(key), dict):
             old[key].update(val)
         else:
             old[key] = val

@@ -135,7 +135,8 @@ def test_registered_and_in_the_comparison():
         dut = spec.component(spec.config())
         assert isinstance(dut, comp)
         Fragment.get(dut, None)
-    assert [(k, b) for k, b, _, _ in ACCUMULATORS][:4] == [
-        ("dga_fp12", "dga"), ("seq_fp12", "fp_acc"), ("seq_fp16", "fp_acc"),
-        ("seq_fp32", "fp_acc")]
+    assert [(k, b, p) for k, b, p, _ in ACCUMULATORS][:5] == [
+        ("dga_fp12", "dga", {}), ("dga1_fp12", "dga", {"adders": 1}), ("seq_fp12", "fp_acc", {}),
+        ("seq_fp16", "fp_acc", {"exp_bits": 5, "man_bits": 10}),
+        ("seq_fp32", "fp_acc", {"exp_bits": 8, "man_bits": 23})]
     assert FpAccConfig(exp_bits=8, man_bits=23).module_name == "fp_acc_e8_m23_rne_inf1"
