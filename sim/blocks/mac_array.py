@@ -55,7 +55,8 @@ def scenario(cfg, layouts, rng, vectors):
 
 def bench(report):
     """``make bench`` section ``mac_array``: 8x8 utilization on back-to-back K=256 tiles, simulator
-    speed on that workload, 4x4 iCE40/generic/iCE40-DSP area and Fmax, plain and pipelined."""
+    speed on that workload, 4x4 iCE40/generic/iCE40-DSP/ASIC (OSU 0.18 um) area and Fmax, plain
+    and pipelined."""
     from hw.mac_array import MacArray
     from hw.synth import synthesize
     from ..amaranth_harness import layouts_of, run_amaranth
@@ -100,11 +101,13 @@ def bench(report):
             "ice40": synthesize(c4, comp, target="ice40", workdir=REPO / ".cache" / "synth", fmax=True),
             "generic": synthesize(c4, comp, target="generic", workdir=REPO / ".cache" / "synth"),
             "ice40_dsp": synthesize(c4, comp, target="ice40-dsp", workdir=REPO / ".cache" / "synth"),
+            "asic": synthesize(c4, comp, target="asic", workdir=REPO / ".cache" / "synth"),
         }
         a = area[key]
         print(f"    ice40 {a['ice40']['lut']} LUT {a['ice40']['ff']} FF {a['ice40']['carry']} carry, "
               f"Fmax {a['ice40'].get('fmax_mhz')} MHz; generic {a['generic']['cells']} cells; "
-              f"-dsp {a['ice40_dsp']['lut']} LUT {a['ice40_dsp']['dsp']} DSP", flush=True)
+              f"-dsp {a['ice40_dsp']['lut']} LUT {a['ice40_dsp']['dsp']} DSP; asic "
+              f"{a['asic']['area_um2']:,.0f} um^2, {a['asic']['critical_path_ns']} ns", flush=True)
     p, q = area["plain"]["ice40"], area["pipelined"]["ice40"]
     sec["area_4x4"] = area
     if p.get("fmax_mhz") and q.get("fmax_mhz"):
