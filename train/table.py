@@ -25,20 +25,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 #: (dataset, mode, epochs); epochs None = the dataset default (30 MNIST-1D, 20 digits). The
-#: FP12 accumulation modes cost ~20 s per MNIST-1D epoch, so the FP8 block runs 6 epochs and
-#: carries its own FP32 and FP8/FP32-accumulation references at the same epoch count.
+#: FP12 accumulation modes cost ~20 s per MNIST-1D epoch on an idle core, so the FP8 block runs 6
+#: epochs on MNIST-1D only and carries its own FP32 and FP8/FP32-accumulation references at the
+#: same epoch count.
 FP8_EPOCHS = 6
 
 
 def jobs():
     """The table's runs, slowest first (FP12 accumulation), so two workers finish together."""
     J = []
-    for ds in ("mnist1d", "digits"):
-        for a in ("seq", "static", "dga", "dga_exp"):
-            J.append((ds, {"arith": "fp8", "grad": None, "rlsru": None, "acc": a}, FP8_EPOCHS))
-    for ds in ("mnist1d", "digits"):
-        J.append((ds, {"arith": "fp32", "grad": None, "rlsru": None, "acc": None}, FP8_EPOCHS))
-        J.append((ds, {"arith": "fp8", "grad": None, "rlsru": None, "acc": "fp32"}, FP8_EPOCHS))
+    for a in ("seq", "static", "dga", "dga_exp"):
+        J.append(("mnist1d", {"arith": "fp8", "grad": None, "rlsru": None, "acc": a}, FP8_EPOCHS))
+    J.append(("mnist1d", {"arith": "fp32", "grad": None, "rlsru": None, "acc": None}, FP8_EPOCHS))
+    J.append(("mnist1d", {"arith": "fp8", "grad": None, "rlsru": None, "acc": "fp32"}, FP8_EPOCHS))
     for ds in ("mnist1d", "digits"):
         J.append((ds, {"arith": "fp32", "grad": None, "rlsru": None, "acc": None}, None))
         for g in ("rne", "rtz", "arc"):
@@ -159,6 +158,11 @@ def main(argv=None):
     ap.add_argument("--img", default=str(ROOT / "docs" / "img"))
     ap.add_argument("--plot-only", action="store_true", help="redraw the PNGs from --out")
     ap.add_argument("--markdown", action="store_true", help="print the table of --out")
+    ap.add_argument("--merge", nargs="*", default=[], metavar="JSON",
+                    help="take finished records (and benchmarks) from these files; run only the "
+                         "missing jobs")
+    ap.add_argument("--subset", default="all", choices=("all", "int8", "fp8", "none"),
+                    help="which jobs to run (int8: the FP32/INT8 rows; fp8: the FP8 block)")
     a = ap.parse_args(argv)
     if a.markdown:
         print(markdown(json.loads(Path(a.out).read_text())))
@@ -174,11 +178,30 @@ def main(argv=None):
     doc = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
                        "cpus": os.cpu_count(), "workers": a.workers},
            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seeds": seeds, "records": []}
-    print("==> quantizer throughput", file=sys.stderr)
-    doc["quantizer_speed"] = quantizer_speed(400_000 if a.quick else 4_000_000)
-    print("==> fp32 vs int8 epoch time, side by side", file=sys.stderr)
-    doc["epoch_speed"] = speed_benchmark(1 if a.quick else 3)
-    J = jobs()
+    have = {}
+    for f in a.merge:
+        old = json.loads(Path(f).read_text())
+        for k in ("quantizer_speed", "epoch_speed"):
+            if k in old and k not in doc:
+                doc[k] = old[k]
+        for r in old.get("records", []):
+            if r["status"] == "ok":
+                have[(r["dataset"], r["mode"], r["epochs"])] = r
+        doc.setdefault("merged_from", []).append({"file": f, "date": old.get("date"),
+                                                  "wall_seconds": old.get("wall_seconds")})
+    doc["records"] = list(have.values())
+    if "quantizer_speed" not in doc and a.subset in ("all", "int8"):
+        print("==> quantizer throughput", file=sys.stderr)
+        doc["quantizer_speed"] = quantizer_speed(400_000 if a.quick else 4_000_000)
+    if "epoch_speed" not in doc and a.subset in ("all", "int8"):
+        print("==> fp32 vs int8 epoch time, side by side", file=sys.stderr)
+        doc["epoch_speed"] = speed_benchmark(1 if a.quick else 3)
+    from .cli import mode_name
+    from .trainer import HYPER
+    J = [(ds, m, ep) for ds, m, ep in jobs()
+         if (ds, mode_name(m), ep or HYPER[ds]["epochs"]) not in have
+         and (a.subset == "all" or (a.subset == "fp8") == (ep == FP8_EPOCHS))
+         and a.subset != "none"]
     with ProcessPoolExecutor(a.workers) as ex:
         futs = {ex.submit(_one, ds, m, 2 if a.quick else ep, seeds): (ds, m, ep)
                 for ds, m, ep in J}
