@@ -11,16 +11,21 @@ table survives an interruption.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import sys
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 
-import numpy as np
+# one BLAS thread per worker: the workers already fill the cores, and the GEMMs are small
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
