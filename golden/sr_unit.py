@@ -28,7 +28,7 @@ import numpy as np
 
 from .params import BlockConfig, ConfigError, Param
 from .quantizer import FixedRaw, round_fixed, saturate_int8
-from .rlsru import SCHEMES, RlsruConfig, generate
+from .rlsru import SCHEMES, RlsruConfig, check_phase_lanes, generate
 
 __all__ = ["SrUnitConfig", "rlsru_config", "sr_round", "run"]
 
@@ -57,6 +57,7 @@ class SrUnitConfig(BlockConfig):
         if self.seed == 0:
             raise ConfigError("sr_unit parameter seed=0 is invalid: the all-zero state never "
                               "leaves itself; allowed values are 1..65535.")
+        check_phase_lanes("sr_unit", self.scheme, self.lanes, self.frac_bits)
 
     @property
     def in_width(self) -> int:

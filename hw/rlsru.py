@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.lfsr import leap_matrix, mat_apply, mat_pow, transition_matrix
 from golden.rlsru import (RlsruConfig, lane_seeds, leap_config, leap_word_matrix, lfsr16,
-                          split_rotation)
+                          phase_lanes, split_rotation)
 from .block import BlockComponent
 from .lfsr import gf2_matvec
 
@@ -41,6 +41,10 @@ class Rlsru(BlockComponent):
       beat; output = top ``F`` bits of each register.
     * ``leap``: one ``W``-bit register; the word is ``G x`` (bits ``j < W`` are register bits,
       the rest fixed XOR networks); a transfer loads ``M_W^(P*F) x``.
+    * ``phase``: one 16-bit register (one step per beat) and a XOR network: for every random
+      bit ``b`` a copy of the lane DAG of :func:`golden.rlsru.phase_order` on the state bits
+      shifted by ``b`` -- lane ``l``'s bit ``b`` is one XOR2 of two earlier nodes (state bits
+      or earlier lanes' bit ``b``), lane 0 is the top ``F`` state bits (no gate).
     * ``split``/``replay``: one 16-bit register (``replay``: plus a 16-bit 2:1 multiplexer that
       selects the reset constant on ``restart``); group ``q`` uses ``M^q`` of it, lanes are pure
       wiring (rotations); a transfer loads ``M^G`` of it, ``G = ceil(lanes / 16)``.
@@ -87,6 +91,20 @@ class Rlsru(BlockComponent):
                 m.d.comb += self.out.payload[l].eq(word[l * F:(l + 1) * F])
             with m.If(go):
                 m.d.sync += x.eq(gf2_matvec(leap_matrix(lc, P * F), x))
+            return m
+
+        if c.scheme == "phase":
+            r = Signal(16, init=mat_apply(m1, c.seed))
+            for b in range(F):
+                node = {1 << k: r[k + b] for k in range(16 - F + 1)}      # state bits
+                for l, (mask, _, recipe) in enumerate(phase_lanes(c)):
+                    if recipe is not None:
+                        x = Signal(name=f"lane{l}_bit{b}")
+                        m.d.comb += x.eq(node[recipe[0]] ^ node[recipe[1]])
+                        node[mask] = x
+                    m.d.comb += self.out.payload[l][b].eq(node[mask])
+            with m.If(go):
+                m.d.sync += r.eq(gf2_matvec(m1, r))
             return m
 
         # split / replay

@@ -5,7 +5,8 @@ Run ``python -m sim.rlsru_sweep``. For every scheme of :mod:`golden.rlsru` and e
 
 * synthesizes the random source alone (:class:`hw.rlsru.Rlsru`) and the SR unit, source +
   ``P`` SR_F stages (:class:`hw.sr_unit.SrUnit`, 9 integer bits), with Yosys for ``ice40``
-  (LUT / FF / carry) and ``generic`` (cells) -- 64 runs, cached in ``.cache/synth``;
+  (LUT / FF / carry), ``generic`` (cells) and ``asic`` (OSU 0.18 um cell area, um^2) -- 120
+  runs, cached in ``.cache/synth``;
 * measures the random quality of the source with the statistics below;
 
 writes ``bench/rlsru_sweep.json`` and ``docs/img/rlsru_sweep.png`` and prints a markdown table
@@ -29,7 +30,9 @@ one, maximized over lanes. Since ``|Cov(a, b)| <= Var`` for identically distribu
 the mean of ``N`` such samples has ``Var(mean) <= L Var / N``. For one lane whose F bits are
 contiguous, ``L = 2F - 1`` (windows that slide by one bit a cycle), the constant of
 ``tests/test_rlsru.py``; ``split`` lanes whose rotation wraps around bit 15 span up to 16
-positions and get a larger ``L``; ``leap`` never reuses a bit, ``L = 1``.
+positions and get a larger ``L``; ``leap`` never reuses a bit, ``L = 1``; ``phase`` lanes are
+sliding windows like ``per_lane`` (``L = 2F - 1``) at the phases of
+:func:`golden.rlsru.phase_lanes`.
 
 * **SR bias** over the grid ``v = -2 + 0.0123 + 0.05 k``, ``k < 80``. With a uniform F-bit
   ``r``, ``E[SR_F(v)] = floor(v) + p`` with ``p = frac(floor(v 2^F) / 2^F)``, within ``2^-F``
@@ -65,15 +68,24 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.rlsru import SCHEMES, RlsruConfig, generate, leap_width, split_rotation, sr
+from golden.rlsru import (SCHEMES, RlsruConfig, generate, leap_width, phase_lanes,
+                          phase_separation, split_rotation, sr)
 
-__all__ = ["LANES", "FRAC_BITS", "SEED", "N_CYCLES", "N_CHI", "Z", "V_GRID", "lane_bits",
+__all__ = ["LANES", "FRAC_BITS", "SEED", "N_CYCLES", "N_CHI", "Z", "V_GRID", "TARGET_KEYS",
+           "GOAL_LANES", "GOAL_FRACTION", "goal", "goal_lut80", "goal_table", "lane_bits",
            "predicted_corr", "sample_positions", "dependence", "bias_tolerance",
            "corr_tolerance", "chi2_limit", "independent_samples", "quality", "area",
            "run_sweep", "markdown_table", "plot", "main"]
 
 from hw.toolchain import REPO  # noqa: E402
 LANES = (4, 8, 16, 32)
+#: synthesis targets of the sweep and the numbers kept from each
+TARGET_KEYS = {"ice40": ("lut", "ff", "carry", "cells"), "generic": ("cells", "ff", "transistors"),
+               "asic": ("area_um2", "sequential_area_um2", "cells", "ff", "critical_path_ns")}
+#: the lane counts of the issue-12 goal
+GOAL_LANES = (16, 32)
+#: the goal: random source <= this fraction of per_lane (ASIC area and iCE40 LUT + FF)
+GOAL_FRACTION = 0.25
 FRAC_BITS = 8
 SEED = 0xACE1
 INT_BITS = 9
@@ -102,12 +114,16 @@ def lane_bits(cfg: RlsruConfig, j: int) -> dict:
         ``{position: 2**b}`` for value bit ``b``. ``per_lane``: lane ``j`` reads the top bits of
         ``s16_{jD + c + 1}``; ``leap``: bits ``jF .. jF + F - 1`` of the cycle's word;
         ``split``/``replay``: the top bits of ``rotl16(s16_{cG + q + 1}, rho_i)``, ``j = 16q + i``
-        (the constant ``+1`` is dropped).
+        (the constant ``+1`` is dropped); ``phase``: ``phi_j + b`` (bit ``b`` of lane ``j`` is
+        ``o_{c + 1 + phi_j + b}``, :mod:`golden.rlsru`).
     """
     F = cfg.frac_bits
     if cfg.scheme == "per_lane":
         D = 65535 // cfg.lanes
         return {j * D + 16 - F + b: 1 << b for b in range(F)}
+    if cfg.scheme == "phase":
+        phi = phase_lanes(cfg)[j][1]
+        return {phi + b: 1 << b for b in range(F)}
     if cfg.scheme == "leap":
         return {j * F + b: 1 << b for b in range(F)}
     q, i = divmod(j, 16)
@@ -124,7 +140,7 @@ def predicted_corr(cfg: RlsruConfig, a: int, b: int) -> float:
 
 def _stride_period(cfg: RlsruConfig) -> tuple:
     """Sequence positions consumed per cycle and the period of the underlying m-sequence."""
-    if cfg.scheme == "per_lane":
+    if cfg.scheme in ("per_lane", "phase"):
         return 1, 65535
     if cfg.scheme == "leap":
         return cfg.lanes * cfg.frac_bits, (1 << leap_width(cfg)) - 1
@@ -208,7 +224,7 @@ def independent_samples(cfg: RlsruConfig, r: np.ndarray, n_samples: int) -> np.n
 def _chi_cycles(cfg: RlsruConfig, n_samples: int) -> int:
     """Cycles needed for ``n_samples`` position-disjoint samples (fresh bits per cycle)."""
     stride, _ = _stride_period(cfg)
-    fresh = cfg.lanes if cfg.scheme == "per_lane" else stride
+    fresh = cfg.lanes if cfg.scheme in ("per_lane", "phase") else stride
     return -(-n_samples * cfg.frac_bits // fresh) + 2 * 16
 
 
@@ -300,13 +316,15 @@ def _unit_config(cfg: RlsruConfig):
                         scheme=cfg.scheme, seed=cfg.seed)
 
 
-def area(configs, workdir=None, jobs=None, say=None) -> dict:
-    """Synthesize source and SR unit of every configuration for ``ice40`` and ``generic``.
+def area(configs, workdir=None, jobs=None, say=None, targets=tuple(TARGET_KEYS)) -> dict:
+    """Synthesize source and SR unit of every configuration for every target.
 
     Verilog is emitted in the calling thread; the Yosys runs go to ``jobs`` worker threads
-    (default: CPU count). Returns ``{module_name: {"ice40": {...}, "generic": {...}}}`` with
-    ``lut, ff, carry, cells`` (ice40), ``cells, ff, transistors`` (generic), ``seconds`` (Yosys
-    time of the uncached run) and ``cached``.
+    (default: CPU count). Returns ``{module_name: {target: {...}}}`` with the numbers of
+    :data:`TARGET_KEYS` (``ice40``: LUT4 / FF / SB_CARRY / cells; ``generic``: cells / FF /
+    transistor estimate; ``asic``: OSU 0.18 um cell area and its flip-flop part in um^2,
+    cells, FF, OpenSTA critical path), ``seconds`` (Yosys time of the uncached run) and
+    ``cached``.
     """
     from hw.emit import to_verilog
     from hw.rlsru import Rlsru
@@ -319,16 +337,15 @@ def area(configs, workdir=None, jobs=None, say=None) -> dict:
         unit = _unit_config(cfg)
         for c, comp in ((cfg, Rlsru(cfg)), (unit, SrUnit(unit))):
             text = to_verilog(comp, c.module_name)
-            for target in ("ice40", "generic"):
+            for target in targets:
                 work.append((c, comp, text, target))
 
     def one(item):
         c, comp, text, target = item
         res = synthesize(c, comp, target=target, workdir=workdir, verilog=text)
         workaround = res.get("workaround")   # set by the flow when Yosys issue 4349 struck
-        keep = ("lut", "ff", "carry", "cells") if target == "ice40" else ("cells", "ff",
-                                                                          "transistors")
-        d = {k: res[k] for k in keep}
+        keep = TARGET_KEYS[target]
+        d = {k: res.get(k) for k in keep}
         d.update(seconds=res["seconds"], cached=res["cached"])
         if workaround:
             d["workaround"] = workaround
@@ -346,24 +363,27 @@ def area(configs, workdir=None, jobs=None, say=None) -> dict:
 # --- the sweep ---------------------------------------------------------------------------------
 
 def run_sweep(lanes=LANES, frac_bits=FRAC_BITS, seed=SEED, n_cycles=N_CYCLES, n_chi=N_CHI,
-              jobs=None, say=None) -> dict:
+              jobs=None, say=None, targets=tuple(TARGET_KEYS)) -> dict:
     """Area and quality of every scheme at every ``P``; returns a JSON-ready dict."""
     say = say or _say
     t0 = time.perf_counter()
     cfgs = [RlsruConfig(lanes=P, frac_bits=frac_bits, scheme=s, seed=seed)
             for s in SCHEMES for P in lanes]
-    say(f"synthesis: {len(cfgs)} sources + {len(cfgs)} SR units x (ice40, generic)")
+    say(f"synthesis: {len(cfgs)} sources + {len(cfgs)} SR units x ({', '.join(targets)})")
     t_syn = time.perf_counter()
-    syn = area(cfgs, jobs=jobs, say=say)
+    syn = area(cfgs, jobs=jobs, say=say, targets=targets)
     t_syn = time.perf_counter() - t_syn
     say("quality")
     rows = {}
     for cfg in cfgs:
         q = quality(cfg, n_cycles, n_chi)
         src, unit = syn[cfg.module_name], syn[_unit_config(cfg).module_name]
-        rows.setdefault(cfg.scheme, {})[str(cfg.lanes)] = {
+        row = rows.setdefault(cfg.scheme, {})[str(cfg.lanes)] = {
             "source": src, "unit": unit, "quality": q,
             "module": cfg.module_name, "unit_module": _unit_config(cfg).module_name}
+        if cfg.scheme == "phase":
+            row["phase_separation"] = phase_separation(cfg)
+            row["phase_lanes"] = [{"mask": m, "phase": ph} for m, ph, _ in phase_lanes(cfg)]
         say(f"    {cfg.module_name:<34} bias {q['bias_lane_max']:.4f} corr {q['corr_max']:.3f} "
             f"chi2 {q['chi2']:.0f}/{q['chi2_limit']:.0f} R {q['sum_var_ratio']:.3f} "
             f"-> {'ok' if q['sr_quality_ok'] else 'LOSS'} ({q['seconds']:.1f} s)")
@@ -372,12 +392,18 @@ def run_sweep(lanes=LANES, frac_bits=FRAC_BITS, seed=SEED, n_cycles=N_CYCLES, n_
         "setup": {"lanes": list(lanes), "frac_bits": frac_bits, "seed": seed,
                   "int_bits": INT_BITS, "n_cycles": n_cycles, "chi2_samples": n_chi, "z": Z,
                   "chi2_alpha": CHI_ALPHA, "v_grid": "linspace(-2, 2, 81)[:-1] + 0.0123",
-                  "targets": {"ice40": "synth_ice40", "generic": "synth -flatten"}},
+                  "targets": {k: v for k, v in {
+                      "ice40": "synth_ice40", "generic": "synth -flatten",
+                      "asic": "synth -flatten, dfflibmap/abc -liberty, OSU 0.18 um "
+                              "(hw.synth.TARGETS['asic']; cell area, no placement)"}.items()
+                      if k in targets}},
         "results": rows,
         "synth_wall_seconds": round(t_syn, 1),
         "synth_yosys_seconds_uncached": round(uncached, 1),
     }
-    out["goal"] = goal(out)
+    out["goal"] = goal(out) if "asic" in targets and all(
+        str(P) in rows.get("per_lane", {}) for P in GOAL_LANES) else None
+    out["goal_lut80"] = goal_lut80(out) if "16" in rows.get("per_lane", {}) else None
     out["wall_seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -386,8 +412,59 @@ def _saving(base, other):
     return round(1 - other / base, 4) if base else None
 
 
-def goal(sweep, P=16) -> dict:
-    """The issue's goal at ``P``: LUT saving of each scheme vs ``per_lane`` and its quality."""
+def _lut_ff(d):
+    return d["ice40"]["lut"] + d["ice40"]["ff"]
+
+
+def goal(sweep, lanes=GOAL_LANES, fraction=GOAL_FRACTION) -> dict:
+    """Issue 12's goal: random source <= 25 % of ``per_lane`` in ASIC area and in iCE40 LUT + FF
+    at every ``P`` of ``lanes``, with SR quality indistinguishable from ``per_lane``.
+
+    Returns
+    -------
+    dict
+        ``by_P[P][scheme]``: the fractions of ``per_lane`` (source and source + lanes, iCE40
+        LUT + FF, generic cells, ASIC area), ``sr_quality_ok``, ``meets_ice40``,
+        ``meets_asic``, ``meets`` (both and quality); ``ice40_bound[P]``: ``P F / per_lane
+        LUT+FF``, the smallest fraction any source reaches that drives ``P F`` distinct random
+        bits per beat (each is the output of its own LUT or flip-flop); ``met_by``: schemes that
+        meet the goal at every ``P``; ``met``.
+    """
+    res = sweep["results"]
+    F = sweep["setup"]["frac_bits"]
+    out = {"lanes": list(lanes), "fraction": fraction, "by_P": {}, "ice40_bound": {}}
+    for P in lanes:
+        base = res["per_lane"][str(P)]
+        out["ice40_bound"][str(P)] = round(P * F / _lut_ff(base["source"]), 4)
+        by = out["by_P"][str(P)] = {}
+        for s, by_p in res.items():
+            row = by_p[str(P)]
+            d = {}
+            for part in ("source", "unit"):
+                b, r = base[part], row[part]
+                d[f"{part}_lut_ff"] = _lut_ff(r)
+                d[f"{part}_lut_ff_fraction"] = round(_lut_ff(r) / _lut_ff(b), 4)
+                d[f"{part}_generic_fraction"] = round(r["generic"]["cells"]
+                                                      / b["generic"]["cells"], 4)
+                d[f"{part}_asic_um2"] = r["asic"]["area_um2"]
+                d[f"{part}_asic_fraction"] = round(r["asic"]["area_um2"]
+                                                   / b["asic"]["area_um2"], 4)
+            d["sr_quality_ok"] = row["quality"]["sr_quality_ok"]
+            d["meets_ice40"] = bool(d["source_lut_ff_fraction"] <= fraction)
+            d["meets_asic"] = bool(d["source_asic_fraction"] <= fraction)
+            d["meets"] = bool(d["meets_ice40"] and d["meets_asic"] and d["sr_quality_ok"])
+            by[s] = d
+    schemes = [s for s in res if s != "per_lane"]
+    out["met_by"] = [s for s in schemes if all(out["by_P"][str(P)][s]["meets"] for P in lanes)]
+    out["met_asic_with_quality_by"] = [
+        s for s in schemes if all(out["by_P"][str(P)][s]["meets_asic"]
+                                  and out["by_P"][str(P)][s]["sr_quality_ok"] for P in lanes)]
+    out["met"] = bool(out["met_by"])
+    return out
+
+
+def goal_lut80(sweep, P=16) -> dict:
+    """The earlier goal at ``P``: LUT saving of each scheme vs ``per_lane`` and its quality."""
     res = sweep["results"]
     base = res["per_lane"][str(P)]
     out = {"P": P, "target_saving": 0.8, "schemes": {}}
@@ -415,22 +492,52 @@ def goal(sweep, P=16) -> dict:
 
 
 def markdown_table(sweep) -> str:
-    """The area / quality table of ``docs/blocks/rlsru.md``."""
-    lines = ["| scheme | P | source LUT / FF / generic cells | source + lanes LUT / FF / carry "
-             "/ generic cells | bias lane (margin) | max \\|corr\\| (pairs sharing bits) | chi2 "
-             "| R = Var(sum e) / sum Var(e) (margin) | SR quality |",
-             "|---|---:|---|---|---|---|---|---|---|"]
+    """The area / quality table of ``docs/blocks/rlsru.md`` (ASIC columns when synthesized)."""
+    asic = "asic" in sweep["setup"]["targets"]
+    head = ("| scheme | P | source LUT / FF (LUT+FF) / generic cells"
+            + (" / ASIC um^2" if asic else "")
+            + " | source + lanes LUT / FF / carry (LUT+FF) / generic cells"
+            + (" / ASIC um^2" if asic else "")
+            + " | bias lane (margin) | max \\|corr\\| (pairs sharing bits) | chi2 "
+              "| R = Var(sum e) / sum Var(e) (margin) | SR quality |")
+    lines = [head, "|---|---:|---|---|---|---|---|---|---|"]
     for s, by_p in sweep["results"].items():
         for P, row in by_p.items():
             a, u, q = row["source"], row["unit"], row["quality"]
+            sa = f" / {a['asic']['area_um2']:.0f}" if asic else ""
+            ua = f" / {u['asic']['area_um2']:.0f}" if asic else ""
             lines.append(
-                f"| {s} | {P} | {a['ice40']['lut']} / {a['ice40']['ff']} / "
-                f"{a['generic']['cells']} | {u['ice40']['lut']} / {u['ice40']['ff']} / "
-                f"{u['ice40']['carry']} / {u['generic']['cells']} | {q['bias_lane_max']:.4f} "
+                f"| {s} | {P} | {a['ice40']['lut']} / {a['ice40']['ff']} ({_lut_ff(a)}) / "
+                f"{a['generic']['cells']}{sa} | {u['ice40']['lut']} / {u['ice40']['ff']} / "
+                f"{u['ice40']['carry']} ({_lut_ff(u)}) / {u['generic']['cells']}{ua} | "
+                f"{q['bias_lane_max']:.4f} "
                 f"({q['bias_lane_margin']:.2f}) | {q['corr_max']:.3f} ({q['pairs_sharing_bits']}/"
                 f"{q['pairs']}) | {q['chi2']:.0f}{'' if q['chi2_ok'] else ' FAIL'} | "
                 f"{q['sum_var_ratio']:.3f} ({q['sum_var_margin']:.2f}) | "
                 f"{'ok' if q['sr_quality_ok'] else 'loss: ' + _failed(q)} |")
+    return "\n".join(lines)
+
+
+def goal_table(sweep) -> str:
+    """Every scheme as a fraction of ``per_lane`` at the goal's ``P`` (markdown)."""
+    g = sweep.get("goal")
+    if not g:
+        return "(goal not evaluated: the sweep lacks the asic target or a goal P)"
+    lines = ["| scheme | P | source LUT+FF / per_lane | source ASIC / per_lane | source generic "
+             "/ per_lane | source + lanes LUT+FF / per_lane | source + lanes ASIC / per_lane "
+             "| SR quality | goal (<= 25 % in both, quality ok) |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for P, by in g["by_P"].items():
+        for s, d in by.items():
+            if s == "per_lane":
+                continue
+            lines.append(
+                f"| {s} | {P} | {100 * d['source_lut_ff_fraction']:.1f} % | "
+                f"{100 * d['source_asic_fraction']:.1f} % | "
+                f"{100 * d['source_generic_fraction']:.1f} % | "
+                f"{100 * d['unit_lut_ff_fraction']:.1f} % | {100 * d['unit_asic_fraction']:.1f} % | "
+                f"{'ok' if d['sr_quality_ok'] else 'loss'} | "
+                f"{'met' if d['meets'] else 'not met'} |")
     return "\n".join(lines)
 
 
@@ -441,32 +548,45 @@ def _failed(q) -> str:
 
 
 def plot(sweep, path=PNG_PATH):
-    """Three panels: iCE40 LUTs of source and source + lanes, source FFs, and ``R`` vs P."""
+    """Three panels vs P: iCE40 LUT + FF and ASIC area (solid: source, dashed: source + lanes),
+    and the lane-sum noise ratio ``R``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     res = sweep["results"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    marks = dict(zip(SCHEMES, "osD^"))
+    asic = "asic" in sweep["setup"]["targets"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    marks = dict(zip(SCHEMES, "osD^v"))
     for s, by_p in res.items():
         Ps = [int(p) for p in by_p]
-        src = [by_p[p]["source"]["ice40"]["lut"] for p in by_p]
-        unit = [by_p[p]["unit"]["ice40"]["lut"] for p in by_p]
-        ff = [by_p[p]["source"]["ice40"]["ff"] for p in by_p]
-        R = [by_p[p]["quality"]["sum_var_ratio"] for p in by_p]
-        ok = [by_p[p]["quality"]["sr_quality_ok"] for p in by_p]
-        line, = axes[0].plot(Ps, [max(v, 0.8) for v in src], marker=marks[s], label=f"{s} source")
-        axes[0].plot(Ps, unit, marker=marks[s], ls="--", color=line.get_color(),
-                     label=f"{s} source + lanes")
-        axes[1].plot(Ps, ff, marker=marks[s], color=line.get_color(), label=s)
-        axes[2].plot(Ps, R, marker=marks[s], color=line.get_color(), label=s)
-        for p, r_, good in zip(Ps, R, ok):
-            if not good:
+        rows = list(by_p.values())
+        line, = axes[0].plot(Ps, [_lut_ff(r["source"]) for r in rows], marker=marks[s],
+                             label=f"{s}")
+        col = line.get_color()
+        axes[0].plot(Ps, [_lut_ff(r["unit"]) for r in rows], marker=marks[s], ls="--", color=col)
+        if asic:
+            axes[1].plot(Ps, [r["source"]["asic"]["area_um2"] for r in rows], marker=marks[s],
+                         color=col, label=s)
+            axes[1].plot(Ps, [r["unit"]["asic"]["area_um2"] for r in rows], marker=marks[s],
+                         ls="--", color=col)
+        R = [r["quality"]["sum_var_ratio"] for r in rows]
+        axes[2].plot(Ps, R, marker=marks[s], color=col, label=s)
+        for p, r_, row in zip(Ps, R, rows):
+            if not row["quality"]["sr_quality_ok"]:
                 axes[2].plot(p, r_, "x", color="red", ms=10)
-    axes[0].set_title("iCE40 LUT4 (solid: source, dashed: source + P SR lanes)")
-    axes[0].set_yscale("log")
-    axes[1].set_title("iCE40 flip-flops of the random source")
-    axes[1].set_yscale("log")
+    if "per_lane" in res:
+        Ps = [int(p) for p in res["per_lane"]]
+        base = list(res["per_lane"].values())
+        axes[0].plot(Ps, [GOAL_FRACTION * _lut_ff(r["source"]) for r in base], ls=":",
+                     color="gray", label="25 % of per_lane source")
+        if asic:
+            axes[1].plot(Ps, [GOAL_FRACTION * r["source"]["asic"]["area_um2"] for r in base],
+                         ls=":", color="gray", label="25 % of per_lane source")
+    axes[0].set_title("iCE40 LUT4 + FF (solid: source, dashed: + P SR lanes)")
+    axes[1].set_title("ASIC area, OSU 0.18 um, um^2 (solid: source, dashed: + lanes)"
+                      if asic else "ASIC area: not synthesized")
+    for ax in axes[:2]:
+        ax.set_yscale("log")
     axes[2].axhline(1.0, color="gray", lw=0.8)
     axes[2].set_title("worst lane-sum noise ratio R (x: SR quality loss)")
     for ax in axes:
@@ -475,10 +595,11 @@ def plot(sweep, path=PNG_PATH):
         ax.set_xticklabels([str(p) for p in sweep["setup"]["lanes"]])
         ax.set_xlabel("lanes P")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
     axes[2].legend(fontsize=8)
     q = sweep["setup"]
-    fig.suptitle(f"RLSRU reuse schemes, F = {q['frac_bits']}, seed {q['seed']:#x}, "
+    fig.suptitle(f"RLSRU schemes, F = {q['frac_bits']}, seed {q['seed']:#x}, "
                  f"{q['n_cycles']} cycles")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -488,7 +609,7 @@ def plot(sweep, path=PNG_PATH):
 
 def write(sweep, json_path=JSON_PATH, png_path=PNG_PATH):
     """Write the JSON result (with the markdown table) and the plot."""
-    sweep = dict(sweep, markdown=markdown_table(sweep))
+    sweep = dict(sweep, markdown=markdown_table(sweep), goal_markdown=goal_table(sweep))
     Path(json_path).parent.mkdir(parents=True, exist_ok=True)
     Path(json_path).write_text(json.dumps(sweep, indent=1) + "\n")
     plot(sweep, png_path)
@@ -505,12 +626,15 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--json", default=str(JSON_PATH))
     ap.add_argument("--png", default=str(PNG_PATH))
+    ap.add_argument("--lanes", type=int, nargs="+", default=list(LANES))
     args = ap.parse_args(argv)
     setup_env()
-    sweep = write(run_sweep(seed=args.seed, n_cycles=args.cycles, jobs=args.jobs),
-                  args.json, args.png)
+    sweep = write(run_sweep(lanes=tuple(args.lanes), seed=args.seed, n_cycles=args.cycles,
+                            jobs=args.jobs), args.json, args.png)
     print(sweep["markdown"])
-    print(json.dumps(sweep["goal"], indent=1))
+    print(sweep["goal_markdown"])
+    print(json.dumps({"met_by": (sweep["goal"] or {}).get("met_by"),
+                      "ice40_bound": (sweep["goal"] or {}).get("ice40_bound")}, indent=1))
     print(f"wall time {sweep['wall_seconds']} s (synthesis {sweep['synth_wall_seconds']} s)")
     return 0
 

@@ -2,7 +2,10 @@
 
 Oracles: the spec's ``lfsr16_step``/``rlsru_stream`` (docs/spec.md#lfsr and docs/spec.md#rlsru) and plain
 bit-by-bit stepping of :func:`golden.lfsr.step` (itself checked against galois/scipy/pylfsr in
-``tests/test_lfsr.py``); the golden model uses leap-forward matrices instead.
+``tests/test_lfsr.py``); the golden model uses leap-forward matrices instead. ``phase``: every
+lane's bit stream is the plainly stepped m-sequence shifted by the lane's phase; the phases (a
+discrete-log table) are checked with matrix powers, the pairwise independence (polynomial gcd)
+with GF(2) ranks and full-period histograms.
 
 Statistical thresholds (fixed seeds, so the tests are deterministic):
 
@@ -27,9 +30,12 @@ import time
 import numpy as np
 import pytest
 
-from golden.lfsr import LfsrConfig, output_bits, step
+import golden.rlsru as grlsru
+from golden.lfsr import LfsrConfig, mat_pow, output_bits, step, transition_matrix
 from golden.params import ConfigError
-from golden.rlsru import SCHEMES, RlsruConfig, generate, leap_seed, leap_width, sr
+from golden.rlsru import (PERIOD, SCHEMES, RlsruConfig, generate, leap_seed, leap_width,
+                          pair_independence, phase_lanes, phase_max_lanes,
+                          phase_min_independence, phase_order, phase_separation, sr)
 from hw.rlsru import Rlsru
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.blocks.rlsru import request_scenario
@@ -119,6 +125,133 @@ def test_leap_equals_bit_stream_oracle(lanes, F):
     assert np.array_equal(generate(cfg, n), exp)
 
 
+def spec_m_sequence(seed):
+    """``o_t`` (bit 0 of the state after ``t`` plain steps) for one period, and the states."""
+    o = np.empty(PERIOD, np.int64)
+    states = np.empty(PERIOD, np.int64)
+    s = seed
+    for t in range(PERIOD):
+        o[t] = s & 1
+        states[t] = s
+        s = spec_lfsr16_step(s)
+    assert s == seed
+    return o, states
+
+
+def phase_oracle(o, phases, F, n):
+    """``r[c, l] = sum_b o_{c + 1 + phi_l + b} 2^b`` from the plainly stepped sequence."""
+    c = np.arange(n)[:, None, None]
+    pos = (c + 1 + np.asarray(phases)[None, :, None] + np.arange(F)[None, None, :]) % PERIOD
+    return (o[pos] << np.arange(F)).sum(axis=2)
+
+
+@pytest.mark.parametrize("lanes, F, seed", [(16, 8, 0xACE1), (32, 8, 0x1D2B), (64, 8, 1),
+                                            (5, 3, 0xFFFF), (64, 1, 7), (29, 9, 0x2468),
+                                            (6, 13, 0xBEEF), (1, 16, 3)])
+def test_phase_lanes_are_shifted_m_sequences(lanes, F, seed):
+    """Each lane's bits are the spec LFSR's output sequence at the lane's phase (+ bit index)."""
+    cfg = RlsruConfig(lanes=lanes, frac_bits=F, scheme="phase", seed=seed)
+    o, _ = spec_m_sequence(seed)
+    phases = [ph for _, ph, _ in phase_lanes(cfg)]
+    n = 300
+    assert np.array_equal(generate(cfg, n), phase_oracle(o, phases, F, n))
+    # the period wraps: beats 65,535 apart are equal
+    r = generate(cfg, PERIOD + 3)
+    assert np.array_equal(r[:3], r[PERIOD:])
+
+
+def test_phase_table_matches_matrix_powers():
+    """``phi(f)`` is a discrete log: row 0 of ``M^phi`` is ``f`` (repeated squaring)."""
+    M = transition_matrix(LfsrConfig(width=16))
+    masks = [o[0] for F in (1, 8, 12) for o in phase_order(F)[:20]]
+    masks += [int(x) for x in np.random.default_rng(5).integers(1, 1 << 16, 40)]
+    table = grlsru.phase_table()
+    for m in masks:
+        assert mat_pow(M, int(table[m]))[0] == m
+    assert sorted(table[1:].tolist()) == list(range(PERIOD))      # a bijection onto phases
+
+
+def _rank(vectors):
+    basis = []
+    for v in vectors:
+        for b in basis:
+            v = min(v, v ^ b)
+        if v:
+            basis.append(v)
+    return len(basis)
+
+
+@pytest.mark.parametrize("lanes", [16, 32])
+def test_phase_separation_and_pair_independence(lanes):
+    """Separations from the phases; lane windows disjoint in a beat; the top F - 2 bits of every
+    lane pair span 2(F - 2) dimensions (GF(2) rank of the window functionals ``e_0 M^(phi+b)``,
+    not the gcd rule), and over a full period their joint histogram is exactly flat."""
+    F = 8
+    cfg = RlsruConfig(lanes=lanes, frac_bits=F, scheme="phase")
+    lanes_ = phase_lanes(cfg)
+    phases = np.array([ph for _, ph, _ in lanes_])
+    d = np.abs(phases[:, None] - phases[None, :]) % PERIOD
+    d = np.minimum(d, PERIOD - d)[~np.eye(lanes, dtype=bool)]
+    sep = phase_separation(cfg)
+    assert sep["lanes"] == int(d.min()) >= F and sep["bits"] == sep["lanes"] - (F - 1)
+    pos = (phases[:, None] + np.arange(F)).reshape(-1) % PERIOD
+    assert np.unique(pos).size == lanes * F                   # no bit used twice in a beat
+    M = transition_matrix(LfsrConfig(width=16))
+    k = phase_min_independence(F)
+    assert k == F - 2
+    window = {l: [mat_pow(M, int(ph) + b)[0] for b in range(F - k, F)]
+              for l, (_, ph, _) in enumerate(lanes_)}
+    r = generate(cfg, PERIOD)
+    top = r >> (F - k)
+    for a in range(lanes):
+        for b in range(a + 1, lanes):
+            assert _rank(window[a] + window[b]) == 2 * k, (a, b)
+            assert pair_independence(lanes_[a][0], lanes_[b][0], F) >= k
+            if a < 4 and b < 8:                               # exact histogram on some pairs
+                h = np.bincount(top[:, a] * (1 << k) + top[:, b], minlength=1 << 2 * k)
+                full = 1 << (16 - 2 * k)
+                assert h[0] == full - 1 and np.all(h[1:] == full), (a, b)
+
+
+def test_phase_recipes_and_lane0():
+    """Every lane is one XOR of two earlier nodes; lane 0 is the top F bits (= per_lane lane 0)."""
+    for F in (1, 8, 9, 13):
+        order = phase_order(F)
+        avail = {1 << k for k in range(16 - F + 1)}
+        assert order[0][0] == 1 << (16 - F) and order[0][2] is None
+        for mask, _, recipe, _ in order[1:]:
+            a, b = recipe
+            assert a ^ b == mask and a in avail and b in avail
+            avail.add(mask)
+    cfg = RlsruConfig(lanes=4, scheme="phase")
+    assert np.array_equal(generate(cfg, 50)[:, 0],
+                          generate(cfg.replace(scheme="per_lane"), 50)[:, 0])
+
+
+def test_phase_wrong_taps_fail_the_oracle(monkeypatch):
+    """Mutation: one tap of one lane changed -> the shifted-m-sequence oracle rejects it."""
+    cfg = RlsruConfig(lanes=16, scheme="phase")
+    o, _ = spec_m_sequence(cfg.seed)
+    phases = [ph for _, ph, _ in phase_lanes(cfg)]
+    good = phase_lanes(cfg)
+    bad = list(good)
+    m, ph, rec = bad[5]
+    bad[5] = (m ^ 1, ph, rec)                                  # one more/less tap, same claim
+    monkeypatch.setattr(grlsru, "phase_lanes", lambda c: tuple(bad))
+    assert not np.array_equal(generate(cfg, 300), phase_oracle(o, phases, 8, 300))
+
+
+def test_phase_lane_limit():
+    """More lanes than the taps keep independent are rejected (one sentence, allowed range)."""
+    assert phase_max_lanes(8) == 64
+    n = phase_max_lanes(12)
+    RlsruConfig(scheme="phase", frac_bits=12, lanes=n)
+    with pytest.raises(ConfigError, match=rf"^rlsru parameter lanes={n + 1} is out of range for "
+                       rf"scheme 'phase' with frac_bits=12: allowed values are 1\.\.{n} \(more "
+                       rf"lanes would share random bits within a beat\)\.$"):
+        RlsruConfig(scheme="phase", frac_bits=12, lanes=n + 1)
+
+
 def test_replay_restart_repeats_the_pass():
     cfg = RlsruConfig(lanes=16, frac_bits=8, scheme="replay")
     n = 100
@@ -128,7 +261,7 @@ def test_replay_restart_repeats_the_pass():
     assert np.array_equal(r[:n], r[n:2 * n]) and np.array_equal(r[:n], r[2 * n:])
     assert np.array_equal(r[:n], generate(cfg.replace(scheme="split"), n))
     # every other scheme ignores restart
-    for scheme in ("per_lane", "leap", "split"):
+    for scheme in ("per_lane", "leap", "split", "phase"):
         c = cfg.replace(scheme=scheme)
         assert np.array_equal(generate(c, 3 * n, restarts), generate(c, 3 * n))
 
@@ -149,7 +282,7 @@ def test_full_period_byte_histogram_spec_claim():
     ({"lanes": 65}, r"^rlsru parameter lanes=65 is out of range"),
     ({"frac_bits": 0}, r"^rlsru parameter frac_bits=0 is out of range: allowed values are an integer in 1\.\.16\.$"),
     ({"scheme": "xorshift"}, r"^rlsru parameter scheme='xorshift' is invalid: allowed values are one "
-                             r"of per_lane, leap, split, replay\.$"),
+                             r"of per_lane, leap, split, replay, phase\.$"),
     ({"seed": 0}, r"^rlsru parameter seed=0 is invalid: the all-zero state never leaves itself; "
                   r"allowed values are 1\.\.65535\.$"),
     ({"seed": 0x10000}, r"^rlsru parameter seed=65536 is out of range"),
@@ -201,7 +334,7 @@ def test_lane_correlation_matches_bit_sharing_model(stat_samples, scheme):
             worst = max(worst, abs(C[a, b]))
             if pred == 0:
                 worst_pred0 = max(worst_pred0, abs(C[a, b]))
-    if scheme in ("per_lane", "leap"):
+    if scheme in ("per_lane", "leap", "phase"):
         assert worst_pred0 == worst          # no lane pair shares a bit
     else:
         assert abs(predicted_corr(cfg, 0, 2) - 0.5) < 0.01   # neighbouring rotations
@@ -213,9 +346,10 @@ def test_lane_correlation_matches_bit_sharing_model(stat_samples, scheme):
 def test_chi_square_of_values(scheme):
     F = 8
     cfg = RlsruConfig(scheme=scheme, frac_bits=F)
-    if scheme in ("per_lane", "leap"):
+    if scheme in ("per_lane", "leap", "phase"):
+        # all lanes: per_lane/phase lanes are >= 2,442 beats apart in phase, leap never reuses
         n = 8 * 256
-        samples = generate(cfg, n)[::F].reshape(-1)                 # all lanes independent
+        samples = generate(cfg, n)[::F].reshape(-1)
     else:
         # lane 1 at cycle c + F equals lane 0 at cycle c (one step per cycle, windows 8 bits
         # apart), so only lane 0 gives independent samples
@@ -247,6 +381,8 @@ def test_statistics_can_fail():
     {"scheme": "replay", "lanes": 33, "frac_bits": 12, "seed": 0xFFFF},
     {"scheme": "per_lane", "lanes": 3, "frac_bits": 16},
     {"scheme": "leap", "lanes": 1, "frac_bits": 1},
+    {"scheme": "phase"}, {"scheme": "phase", "lanes": 64, "frac_bits": 1, "seed": 3},
+    {"scheme": "phase", "lanes": 29, "frac_bits": 9, "seed": 0xFFFF},
 ])
 def test_hw_matches_golden_with_backpressure(kwargs):
     cfg = RlsruConfig(**kwargs)
@@ -259,6 +395,20 @@ def test_hw_matches_golden_with_backpressure(kwargs):
     assert res.checked == n
     timed = run_amaranth(Rlsru(cfg), sc, seed=9)
     assert timed.ok and timed.out_cycles["out"] == list(range(n))
+
+
+def test_phase_hw_check_detects_wrong_taps(monkeypatch):
+    """Mutation: a golden model with one wrong tap mismatches the phase hardware."""
+    cfg = RlsruConfig(lanes=16, scheme="phase")
+    dut = Rlsru(cfg)                                # built from the right taps
+    bad = list(phase_lanes(cfg))
+    m, ph, rec = bad[9]
+    bad[9] = (m ^ 2, ph, rec)
+    with monkeypatch.context() as mp:
+        mp.setattr(grlsru, "phase_lanes", lambda c: tuple(bad))
+        sc = request_scenario(cfg, layouts_of(dut), 64)
+    res = run_amaranth(dut, sc, seed=1, gap=0.1, stall=0.1)
+    assert not res.ok
 
 
 @pytest.mark.cocotb

@@ -35,6 +35,7 @@ def plain_sr(x, r, F):
     {"scheme": "leap", "lanes": 7, "frac_bits": 16, "int_bits": 16},
     {"scheme": "replay", "lanes": 33, "frac_bits": 1, "int_bits": 2, "seed": 0xFFFF},
     {"scheme": "split", "lanes": 1, "frac_bits": 12, "int_bits": 8},
+    {"scheme": "phase", "lanes": 20, "frac_bits": 7, "int_bits": 6, "seed": 0x1234},
 ])
 def test_golden_equals_plain_python_sr(kwargs):
     cfg = SrUnitConfig(**kwargs)
@@ -95,11 +96,14 @@ def test_replay_restart_repeats_codes():
                       r"integer in 2\.\.16\.$"),
     ({"int_bits": 17}, r"^sr_unit parameter int_bits=17 is out of range"),
     ({"scheme": "xorshift"}, r"^sr_unit parameter scheme='xorshift' is invalid: allowed values "
-                             r"are one of per_lane, leap, split, replay\.$"),
+                             r"are one of per_lane, leap, split, replay, phase\.$"),
     ({"seed": 0}, r"^sr_unit parameter seed=0 is invalid: the all-zero state never leaves "
                   r"itself; allowed values are 1\.\.65535\.$"),
     ({"seed": 0x10000}, r"^sr_unit parameter seed=65536 is out of range"),
     ({"lanes": 4.0}, r"^sr_unit parameter lanes=4\.0 is invalid"),
+    ({"scheme": "phase", "frac_bits": 13, "lanes": 7},
+     r"^sr_unit parameter lanes=7 is out of range for scheme 'phase' with frac_bits=13: allowed "
+     r"values are 1\.\.6 \(more lanes would share random bits within a beat\)\.$"),
 ])
 def test_bad_parameters_rejected(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
@@ -129,6 +133,7 @@ def test_bad_inputs_rejected():
     {"scheme": "leap", "lanes": 3, "frac_bits": 16, "int_bits": 16},
     {"scheme": "per_lane", "lanes": 2, "frac_bits": 1, "int_bits": 2},
     {"scheme": "split", "lanes": 5, "frac_bits": 5, "int_bits": 5},
+    {"scheme": "phase"}, {"scheme": "phase", "lanes": 40, "frac_bits": 4, "int_bits": 3},
 ])
 def test_hw_matches_golden_with_gaps_and_stalls(kwargs):
     cfg = SrUnitConfig(**kwargs)
@@ -159,22 +164,42 @@ def test_hw_check_detects_ignored_restart():
     assert not res.ok
 
 
+def test_hw_check_detects_wrong_phase_taps(monkeypatch):
+    """Mutation: a golden model whose phase source has one wrong tap mismatches the hardware."""
+    import golden.rlsru as grlsru
+    cfg = SrUnitConfig(scheme="phase", lanes=8)
+    rng = np.random.default_rng(4)
+    x = stimulus(cfg, rng, 80)
+    dut = SrUnit(cfg)
+    bad = list(grlsru.phase_lanes(rlsru_config(cfg)))
+    m, ph, rec = bad[3]
+    bad[3] = (m ^ 4, ph, rec)
+    with monkeypatch.context() as mp:
+        mp.setattr(grlsru, "phase_lanes", lambda c: tuple(bad))
+        sc = stimulus_scenario(cfg, layouts_of(dut), x)
+    res = run_amaranth(dut, sc, seed=5, gap=0.2, stall=0.2)
+    assert not res.ok
+
+
 # --- statistics helpers of the sweep --------------------------------------------------------------
 
 def test_positions_model_matches_values():
     """Samples with equal position sets have equal values; the model's shared bits are real."""
-    for scheme, P in (("split", 32), ("per_lane", 4), ("leap", 3)):
+    for scheme, P, n in (("split", 32, 300), ("per_lane", 4, 300), ("leap", 3, 300),
+                         ("phase", 16, 2600)):
         cfg = RlsruConfig(scheme=scheme, lanes=P)
-        n = 300
         r = generate(cfg, n)
         pos = sample_positions(cfg, n)
-        seen = {}
+        seen, repeats = {}, 0
         for c in range(n):
             for j in range(P):
                 key = tuple(pos[c, j])
                 if key in seen:
                     assert r[c, j] == r[seen[key]], (scheme, c, j)
+                    repeats += 1
                 seen[key] = (c, j)
+        if scheme == "phase":     # lanes 2,442+ beats apart in phase: repeats after that lag
+            assert repeats > 0
     cfg = RlsruConfig(scheme="split", lanes=32)     # P = 32: 8 lanes of group 1 duplicate group 0
     dup = [(a, b) for a in range(32) for b in range(a + 1, 32) if predicted_corr(cfg, a, b) == 1]
     assert len(dup) == 8 and (0, 18) in dup

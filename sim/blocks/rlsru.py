@@ -72,6 +72,8 @@ SPEC = BlockSpec(
     scenario=scenario,
     bench=bench,
     summary="RLSRU random source: F-bit random numbers for P SR lanes per beat; schemes "
-            "per_lane, leap (leap-forward), split (state-bit reuse), replay (split + restart)",
-    demo_configs=({}, {"scheme": "per_lane"}, {"scheme": "leap"}, {"scheme": "replay"}),
+            "per_lane, leap (leap-forward), split (state-bit reuse), replay (split + restart), "
+            "phase (one LFSR + XOR phase shifter)",
+    demo_configs=({}, {"scheme": "per_lane"}, {"scheme": "leap"}, {"scheme": "replay"},
+                  {"scheme": "phase"}),
 )

@@ -70,5 +70,5 @@ SPEC = BlockSpec(
     scenario=scenario,
     summary="RLSRU random source + P SR_F stages on fixed-point inputs, saturated to INT8; "
             "synthesized per reuse scheme by sim.rlsru_sweep",
-    demo_configs=({}, {"scheme": "per_lane"}),
+    demo_configs=({}, {"scheme": "per_lane"}, {"scheme": "phase"}),
 )
