@@ -44,7 +44,7 @@ from .fastgolden import RandomStream, fp_accumulate, int_gemm, round_fp
 
 ARITHS = ("fp32", "int8", "fp8")
 GRADS = ("rne", "rtz", "sr", "arc")
-SCHEMES = ("per_lane", "leap", "split", "replay")
+SCHEMES = ("per_lane", "leap", "split", "replay", "phase")
 ACCS = ("fp32", "seq", "static", "dga", "dga_exp")
 
 #: quantizer fraction bits F (the RLSRU delivers F-bit random numbers)
