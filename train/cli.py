@@ -96,8 +96,8 @@ def _bar(done, total, width=24):
 
 
 def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log="stderr",
-             progress=True) -> dict:
-    """Train ``mode`` for seeds ``0..seeds-1`` and return the JSON record (see module doc)."""
+             progress=True, first_seed=0) -> dict:
+    """Train ``mode`` for seeds ``first_seed .. first_seed+seeds-1``; return the JSON record."""
     if log == "stderr":
         log = sys.stderr
     from .trainer import HYPER, Diverged, train_run
@@ -113,7 +113,7 @@ def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log="s
             print(f"\r{name} seed {last['seed']} epoch {ep}/{eps} |{_bar(st, steps)}| "
                   f"loss {loss:.3f}", end="", file=log, flush=True)
 
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         last["seed"] = seed
         try:
             r = train_run(mode["dataset"], mode["arith"], mode["grad"] or "rne",
@@ -135,6 +135,7 @@ def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log="s
     ok = [x["final_acc"] for x in runs if x["status"] == "ok"]
     rec = {"mode": name, **mode, "epochs": epochs, "seeds": seeds, "batch": batch, "status": status,
            "acc_mean": float(np.mean(ok)) if ok and status == "ok" else None,
+           "first_seed": first_seed,
            "acc_std": float(np.std(ok)) if ok and status == "ok" else None,
            "seconds_per_epoch": float(np.mean([s for x in runs if x["status"] == "ok"
                                                for s in x["epoch_seconds"]])) if ok else None,

@@ -131,8 +131,9 @@ def round_fp(fmt: FpFormat, x):
 
 def exp_field(fmt: FpFormat, x):
     """``ee = max(E, 1)`` (biased exponent field, subnormals as 1) of float64 values of ``fmt``."""
-    _, e = np.frexp(x)
-    return np.maximum(e.astype(np.int64) - 1 + fmt.bias, 1)
+    # float64 biased exponent e64 = E_true + 1023; E = E_true + bias; zeros give e64 = 0 -> 1
+    e = (np.asarray(x, dtype=np.float64).view(np.int64) >> 52) & 0x7FF
+    return np.maximum(e - (1023 - fmt.bias), 1)
 
 
 ACC_MODES = ("fp32", "seq", "static", "dga", "dga_exp")
@@ -190,14 +191,21 @@ def fp_accumulate(fmt: FpFormat, a, b, mode: str, static_group: int = 64, gmax: 
         for k in range(K):
             v = round_fp(fmt, np.multiply.outer(a[:, k], b[k]))
             if k == 0:
-                close = np.zeros((M, N), dtype=bool)
+                A = v + 0.0                       # fp_add(+0, v): -0 becomes +0
+                n += 1
+                continue
+            # A == 0 gives ee(A) = 1, so gap > T >= 0 already excludes it
+            gap = exp_field(fmt, A) - exp_field(fmt, v)
+            close = (gap > T) & (v != 0)
+            if k >= gmax:
+                close |= n >= gmax
+            if close.any():
+                S = np.where(close, round_fp(fmt, S + A), S)
+                A = round_fp(fmt, np.where(close, 0.0, A) + v)
+                n = np.where(close, 1, n + 1)
             else:
-                gap = exp_field(fmt, A) - exp_field(fmt, v)
-                close = (n >= gmax) | ((A != 0) & (v != 0) & (gap > T))
-                if close.any():
-                    S = np.where(close, round_fp(fmt, S + A), S)
-            A = round_fp(fmt, np.where(close | (n == 0), 0.0, A) + v)
-            n = np.where(close, 1, n + 1)
+                A = round_fp(fmt, A + v)
+                n += 1
         return round_fp(fmt, S + A)
     raise ValueError(f"accumulation mode {mode!r} is unknown: allowed values are "
                      f"{', '.join(ACC_MODES[1:])}.")

@@ -52,10 +52,27 @@ def jobs():
     return J
 
 
-def _one(ds, mode, epochs, seeds):
+def _one(ds, mode, epochs, seeds, first_seed=0):
     from .cli import run_mode
     m = dict(mode, dataset=ds)
-    return run_mode(m, epochs, seeds, log=sys.stderr)
+    return run_mode(m, epochs, seeds, log=sys.stderr, first_seed=first_seed)
+
+
+def combine(parts):
+    """One record from per-seed records of the same mode (runs concatenated, stats recomputed)."""
+    parts = sorted(parts, key=lambda r: r.get("first_seed", 0))
+    rec = dict(parts[0])
+    rec["runs"] = [x for p in parts for x in p["runs"]]
+    rec["seeds"] = len(rec["runs"])
+    rec["first_seed"] = 0
+    ok = [x["final_acc"] for x in rec["runs"] if x["status"] == "ok"]
+    rec["status"] = "ok" if len(ok) == len(rec["runs"]) else "diverged"
+    rec["acc_mean"] = float(np.mean(ok)) if rec["status"] == "ok" else None
+    rec["acc_std"] = float(np.std(ok)) if rec["status"] == "ok" else None
+    rec["seconds_per_epoch"] = float(np.mean([s for x in rec["runs"] if x["status"] == "ok"
+                                              for s in x["epoch_seconds"]]))
+    rec["wall_seconds"] = sum(p["wall_seconds"] for p in parts)
+    return rec
 
 
 def speed_benchmark(epochs=3):
@@ -168,6 +185,10 @@ def main(argv=None):
                          "missing jobs")
     ap.add_argument("--subset", default="all", choices=("all", "int8", "fp8", "none"),
                     help="which jobs to run (int8: the FP32/INT8 rows; fp8: the FP8 block)")
+    ap.add_argument("--per-seed", action="store_true",
+                    help="one job per seed (more parallelism for few slow modes)")
+    ap.add_argument("--only", nargs="*", default=None, metavar="MODE",
+                    help="run only these mode names (e.g. fp8-dga_exp)")
     a = ap.parse_args(argv)
     if a.markdown:
         print(markdown(json.loads(Path(a.out).read_text())))
@@ -206,12 +227,25 @@ def main(argv=None):
     J = [(ds, m, ep) for ds, m, ep in jobs()
          if (ds, mode_name(m), ep or HYPER[ds]["epochs"]) not in have
          and (a.subset == "all" or (a.subset == "fp8") == (ep == FP8_EPOCHS))
-         and a.subset != "none"]
+         and a.subset != "none" and (a.only is None or mode_name(m) in a.only)]
+    split = a.per_seed
+    pending = {}
     with ProcessPoolExecutor(a.workers) as ex:
-        futs = {ex.submit(_one, ds, m, 2 if a.quick else ep, seeds): (ds, m, ep)
-                for ds, m, ep in J}
+        futs = {}
+        for ds, m, ep in J:
+            if split:
+                for sd in range(seeds):
+                    futs[ex.submit(_one, ds, m, 2 if a.quick else ep, 1, sd)] = (ds, m, ep)
+            else:
+                futs[ex.submit(_one, ds, m, 2 if a.quick else ep, seeds)] = (ds, m, ep)
         for f in as_completed(futs):
             rec = f.result()
+            if split:
+                key = (rec["dataset"], rec["mode"], rec["epochs"])
+                pending.setdefault(key, []).append(rec)
+                if len(pending[key]) < seeds:
+                    continue
+                rec = combine(pending.pop(key))
             doc["records"].append(rec)
             print(f"==> {rec['dataset']} {rec['mode']} ({rec['epochs']} epochs): "
                   f"{rec['status']} {rec['acc_mean']}", file=sys.stderr)
