@@ -1011,6 +1011,9 @@ def cli_sim(args, block, cfg) -> int:
     except SimulatorMissing as e:
         print(f"lobit: error: {e}", file=sys.stderr)
         return 2
+    except NativeError as e:            # compiler or library trouble, not a design mismatch
+        print(f"lobit: error: {e}", file=sys.stderr)
+        return 1
     rate = res.cycles / res.seconds if res.seconds else float("nan")
     print(f"vectors checked: {vectors}  (outputs compared: {res.checked})")
     print(f"mismatches:      {len(res.mismatches)}")
