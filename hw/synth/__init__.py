@@ -1,6 +1,6 @@
 """Synthesis flows for every lobit block: Yosys cell counts, iCE40 Fmax and a simulable netlist.
 
-Three targets are supported (see docs/toolchain.md#synthesis):
+Four targets are supported (see docs/toolchain.md#synthesis):
 
 ``"ice40"``
     ``synth_ice40 -top <module>``: LUTs only (multipliers become SB_LUT4 + SB_CARRY).
@@ -9,6 +9,10 @@ Three targets are supported (see docs/toolchain.md#synthesis):
 ``"generic"``
     ``synth -flatten -top <module>``: technology-independent gate count, plus a transistor
     estimate from ``abc -g cmos2; stat -tech cmos`` (flip-flops are not counted by Yosys there).
+``"asic"``
+    ``synth -flatten``, plain D flip-flops, ``dfflibmap``/``abc -liberty`` on the OSU 0.18 um
+    standard cells (Debian ``qflow-tech-osu018``): cell area in um^2 (``stat -liberty``) and an
+    OpenSTA critical path -- a synthesis estimate without placement or wires (docs/asic.md).
 
 Every Yosys run reads the same Verilog that cocotb simulates (``hw.emit.to_verilog``), writes the
 cell statistics as JSON (``tee -q -o stat.json stat -json``, parsed here -- never scraped text) and
