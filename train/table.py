@@ -187,6 +187,7 @@ def main(argv=None):
                     help="which jobs to run (int8: the FP32/INT8 rows; fp8: the FP8 block)")
     ap.add_argument("--per-seed", action="store_true",
                     help="one job per seed (more parallelism for few slow modes)")
+    ap.add_argument("--datasets", nargs="*", default=None, help="run only these datasets")
     ap.add_argument("--only", nargs="*", default=None, metavar="MODE",
                     help="run only these mode names (e.g. fp8-dga_exp)")
     a = ap.parse_args(argv)
@@ -227,7 +228,8 @@ def main(argv=None):
     J = [(ds, m, ep) for ds, m, ep in jobs()
          if (ds, mode_name(m), ep or HYPER[ds]["epochs"]) not in have
          and (a.subset == "all" or (a.subset == "fp8") == (ep == FP8_EPOCHS))
-         and a.subset != "none" and (a.only is None or mode_name(m) in a.only)]
+         and a.subset != "none" and (a.only is None or mode_name(m) in a.only)
+         and (a.datasets is None or ds in a.datasets)]
     split = a.per_seed
     pending = {}
     with ProcessPoolExecutor(a.workers) as ex:
