@@ -45,13 +45,15 @@ after the seed, ``M`` its one-step GF(2) matrix (:mod:`golden.lfsr`).
     16 flip-flops, 3 XOR2 of feedback and at most one XOR2 per random bit (``F (P - 1)``).
 ``replay``
     ``split`` plus restart (docs/spec.md#rlsru): a request with ``restart = 1`` starts the
-    sequence again from the seed, so a repeated pass over the same tensor gives every element
-    the same ``r``. The other schemes ignore the ``restart`` bit, so one request stream drives
+    sequence again from the seed register, so a repeated pass over the same tensor gives every
+    element the same ``r``; a request with ``chain = 1`` starts a new tensor and loads the
+    seed register with the current state (seed chaining, :func:`generate`). The other schemes ignore the ``restart`` bit, so one request stream drives
     every scheme (the random source is swappable, docs/spec.md#decision-f).
 
 Seed policy: ``seed`` is a 16-bit value ``1..65535`` (0 locks the LFSR and is rejected; the
 spec's runtime rule 0 -> 0xACE1 is :func:`golden.lfsr.seed_or_default`). Seed chaining between
-tensors (docs/spec.md#ots) is not modelled here: the seed is a configuration constant.
+tensors (docs/spec.md#ots): the state at the end of one tensor seeds the next; ``replay``
+keeps it in one seed register (:func:`generate`, :func:`generate_tensors`).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ import numpy as np
 from .lfsr import (LfsrConfig, mat_apply, mat_pow, step, transition_matrix)
 from .params import BlockConfig, ConfigError, Param
 
-__all__ = ["RlsruConfig", "SCHEMES", "generate", "lane_seeds", "leap_width", "leap_seed",
+__all__ = ["RlsruConfig", "SCHEMES", "generate", "generate_tensors", "lane_seeds", "leap_width", "leap_seed",
            "leap_word_matrix", "split_rotation", "sr", "lfsr16", "PERIOD", "phase_table",
            "phase_of", "phase_order", "phase_lanes", "phase_max_lanes", "phase_separation",
            "pair_independence", "phase_min_independence",
@@ -412,18 +414,32 @@ def _phase_values(states: np.ndarray, lanes, F: int) -> np.ndarray:
     return out
 
 
-def generate(cfg: RlsruConfig, n_cycles: int, restarts=None) -> np.ndarray:
+def _flags(name: str, flags, n_cycles: int) -> np.ndarray:
+    flags = (np.zeros(n_cycles, dtype=bool) if flags is None
+             else np.asarray(flags, dtype=bool))
+    if flags.shape != (n_cycles,):
+        raise ConfigError(f"rlsru {name} has shape {flags.shape}: expected ({n_cycles},).")
+    return flags
+
+
+def generate(cfg: RlsruConfig, n_cycles: int, restarts=None, chains=None) -> np.ndarray:
     """Random numbers of the first ``n_cycles`` beats, ``int64`` array ``[cycle, lane]``.
 
-    ``restarts`` (bool per cycle, optional) marks requests with ``restart = 1``; only the
-    ``replay`` scheme honours them (the beat then restarts from the seed).
+    ``restarts`` (bool per cycle, optional) marks requests with ``restart = 1``, ``chains``
+    requests with ``chain = 1``; only the ``replay`` scheme honours them (seed chaining,
+    docs/spec.md#rlsru). ``replay`` keeps one 16-bit *seed register*, ``sd``, that holds the
+    state of the first beat of the current tensor (after reset: ``s16_1``). A ``chain``
+    request starts a new tensor: it continues the stream (the state the beat would have used
+    anyway, i.e. the state at the end of the previous tensor) and loads that state into
+    ``sd``. A ``restart`` request (without ``chain``) uses ``sd``, so it replays the current
+    tensor from its first beat. Without ``chain`` requests ``sd`` stays ``s16_1`` and restart
+    returns to the seed, as before. The other schemes need no seed memory for chaining: they
+    continue from the last state anyway, and ignore both bits.
     """
     P, F = cfg.lanes, cfg.frac_bits
     fmask = (1 << F) - 1
-    restarts = (np.zeros(n_cycles, dtype=bool) if restarts is None
-                else np.asarray(restarts, dtype=bool))
-    if restarts.shape != (n_cycles,):
-        raise ConfigError(f"rlsru restarts has shape {restarts.shape}: expected ({n_cycles},).")
+    restarts = _flags("restarts", restarts, n_cycles)
+    chains = _flags("chains", chains, n_cycles)
     out = np.empty((n_cycles, P), dtype=np.int64)
     base = lfsr16(cfg.seed)
     if cfg.scheme == "per_lane":
@@ -452,11 +468,14 @@ def generate(cfg: RlsruConfig, n_cycles: int, restarts=None) -> np.ndarray:
     groups = -(-P // 16)
     m1 = transition_matrix(base)
     mg = mat_pow(m1, groups)
-    r0 = mat_apply(m1, cfg.seed)
-    r = r0
+    r = mat_apply(m1, cfg.seed)
+    sd = r                                       # replay's seed register
     for c in range(n_cycles):
-        if cfg.scheme == "replay" and restarts[c]:
-            r = r0
+        if cfg.scheme == "replay":
+            if chains[c]:
+                sd = r
+            elif restarts[c]:
+                r = sd
         g = r
         for q in range(groups):
             for i in range(16):
@@ -465,6 +484,38 @@ def generate(cfg: RlsruConfig, n_cycles: int, restarts=None) -> np.ndarray:
                     out[c, lane] = _rotl16(g, split_rotation(i)) >> (16 - F)
             g = mat_apply(m1, g)
         r = mat_apply(mg, r)
+    return out
+
+
+def generate_tensors(cfg: RlsruConfig, lengths, passes=1) -> list:
+    """Random numbers of tensors processed one after the other with seed chaining.
+
+    Tensor ``k`` has ``lengths[k]`` beats and is passed over ``passes`` times (``replay``:
+    every pass sees the same numbers, the DAGQ threshold search of docs/spec.md#ots). The
+    request stream is: ``chain = 1`` on the first beat of every tensor, ``restart = 1`` on the
+    first beat of every further pass. The next tensor starts from the state at the end of the
+    previous one, so no per-tensor seed is stored.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per tensor, ``int64 [passes, lengths[k], lanes]``.
+    """
+    lengths = [int(n) for n in lengths]
+    total = passes * sum(lengths)
+    restarts = np.zeros(total, dtype=bool)
+    chains = np.zeros(total, dtype=bool)
+    pos = 0
+    for n in lengths:
+        chains[pos] = True
+        for k in range(1, passes):
+            restarts[pos + k * n] = True
+        pos += passes * n
+    r = generate(cfg, total, restarts, chains)
+    out, pos = [], 0
+    for n in lengths:
+        out.append(r[pos:pos + passes * n].reshape(passes, n, cfg.lanes))
+        pos += passes * n
     return out
 
 

@@ -102,7 +102,7 @@ def sr_round(x, r, frac_bits: int):
     return saturate_int8(round_fixed(raw, frac_bits, "sr", r))
 
 
-def run(cfg: SrUnitConfig, x, restarts=None):
+def run(cfg: SrUnitConfig, x, restarts=None, chains=None):
     """Codes of the unit for input beats ``x`` (``[beat, lane]`` integers).
 
     Parameters
@@ -112,6 +112,8 @@ def run(cfg: SrUnitConfig, x, restarts=None):
         Fixed-point inputs, each in :attr:`SrUnitConfig.x_range`.
     restarts : array_like of bool, shape ``(n,)``, optional
         ``restart`` bit of each beat (honoured by the ``replay`` scheme only).
+    chains : array_like of bool, shape ``(n,)``, optional
+        ``chain`` bit of each beat (``replay`` only: seed chaining, :func:`golden.rlsru.generate`).
 
     Returns
     -------
@@ -136,6 +138,6 @@ def run(cfg: SrUnitConfig, x, restarts=None):
         bad = int(x.min()) if x.min() < lo else int(x.max())
         raise ConfigError(f"sr_unit input value {bad} is out of range: allowed values are "
                           f"{lo}..{hi} for int_bits={cfg.int_bits}, frac_bits={cfg.frac_bits}.")
-    r = generate(rlsru_config(cfg), x.shape[0], restarts)
+    r = generate(rlsru_config(cfg), x.shape[0], restarts, chains)
     codes, sat = sr_round(x, r, cfg.frac_bits)
     return codes, sat, r

@@ -4,7 +4,7 @@ See ``docs/blocks/rlsru.md``; the schemes are defined in :mod:`golden.rlsru`, an
 is correct when every transferred beat equals :func:`golden.rlsru.generate` bit for bit.
 """
 
-from amaranth import Const, Module, Mux, Signal, unsigned
+from amaranth import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
@@ -27,10 +27,13 @@ class Rlsru(BlockComponent):
 
     Members
     -------
-    inp : ``In(stream.Signature(StructLayout({"restart": 1})))``
-        One request per beat of random numbers (``inp.ready = out.ready``). ``restart = 1``
-        restarts the sequence from the seed in the ``replay`` scheme (that beat equals the first
-        beat after reset); the other schemes ignore the bit.
+    inp : ``In(stream.Signature(StructLayout({"restart": 1})))``, ``replay``: ``{"restart": 1, "chain": 1}``
+        One request per beat of random numbers (``inp.ready = out.ready``). In the ``replay``
+        scheme ``restart = 1`` restarts the sequence from the seed register (the first beat of
+        the current tensor; after reset the first beat after the seed) and ``chain = 1`` starts
+        a new tensor: the beat continues the stream and its state is loaded into the seed
+        register (seed chaining, :func:`golden.rlsru.generate`); ``chain`` wins over
+        ``restart``. The other schemes ignore ``restart``.
     out : ``Out(stream.Signature(ArrayLayout(unsigned(frac_bits), lanes)))``
         ``out.valid = inp.valid``; element ``l`` is lane ``l``'s ``r`` (element 0 in the LSBs of
         the flat Verilog port). The generator advances only on a transfer.
@@ -45,8 +48,8 @@ class Rlsru(BlockComponent):
       bit ``b`` a copy of the lane DAG of :func:`golden.rlsru.phase_order` on the state bits
       shifted by ``b`` -- lane ``l``'s bit ``b`` is one XOR2 of two earlier nodes (state bits
       or earlier lanes' bit ``b``), lane 0 is the top ``F`` state bits (no gate).
-    * ``split``/``replay``: one 16-bit register (``replay``: plus a 16-bit 2:1 multiplexer that
-      selects the reset constant on ``restart``); group ``q`` uses ``M^q`` of it, lanes are pure
+    * ``split``/``replay``: one 16-bit register (``replay``: plus the 16-bit seed register,
+      loaded on ``chain``, and a 16-bit 2:1 multiplexer that selects it on ``restart``); group ``q`` uses ``M^q`` of it, lanes are pure
       wiring (rotations); a transfer loads ``M^G`` of it, ``G = ceil(lanes / 16)``.
 
     Timing
@@ -58,8 +61,9 @@ class Rlsru(BlockComponent):
     CONFIG = RlsruConfig
 
     def _members(self, c):
+        fields = {"restart": 1, "chain": 1} if c.scheme == "replay" else {"restart": 1}
         return {
-            "inp": In(stream.Signature(data.StructLayout({"restart": 1}))),
+            "inp": In(stream.Signature(data.StructLayout(fields))),
             "out": Out(stream.Signature(data.ArrayLayout(unsigned(c.frac_bits), c.lanes))),
         }
 
@@ -113,7 +117,11 @@ class Rlsru(BlockComponent):
         r = Signal(16, init=r0)
         cur = Signal(16)
         if c.scheme == "replay":
-            m.d.comb += cur.eq(Mux(self.inp.payload.restart, Const(r0, 16), r))
+            sd = Signal(16, init=r0, name="seed_reg")
+            chain = self.inp.payload.chain
+            m.d.comb += cur.eq(Mux(self.inp.payload.restart & ~chain, sd, r))
+            with m.If(go & chain):
+                m.d.sync += sd.eq(r)
         else:
             m.d.comb += cur.eq(r)
         for q in range(groups):

@@ -29,7 +29,8 @@ class SrUnit(BlockComponent):
     -------
     inp : ``In(stream.Signature(StructLayout({"x": ArrayLayout(signed(I+F), lanes), "restart": 1})))``
         One fixed-point value per lane and beat; ``restart`` is forwarded to the random source
-        with the beat (honoured by the ``replay`` scheme only).
+        with the beat (honoured by the ``replay`` scheme only); ``replay`` has a ``chain`` field
+        too (seed chaining, forwarded likewise).
     out : ``Out(stream.Signature(StructLayout({"code": ArrayLayout(signed(8), lanes), "sat": ArrayLayout(1, lanes)})))``
         Saturated codes and per-lane saturation flags.
 
@@ -47,7 +48,8 @@ class SrUnit(BlockComponent):
     def _members(self, c):
         return {
             "inp": In(stream.Signature(data.StructLayout({
-                "x": data.ArrayLayout(signed(c.in_width), c.lanes), "restart": 1}))),
+                "x": data.ArrayLayout(signed(c.in_width), c.lanes), "restart": 1,
+                **({"chain": 1} if c.scheme == "replay" else {})}))),
             "out": Out(stream.Signature(data.StructLayout({
                 "code": data.ArrayLayout(signed(8), c.lanes),
                 "sat": data.ArrayLayout(unsigned(1), c.lanes)}))),
@@ -61,6 +63,7 @@ class SrUnit(BlockComponent):
         m.d.comb += [
             src.inp.valid.eq(self.inp.valid),
             src.inp.payload.restart.eq(self.inp.payload.restart),
+            *([src.inp.payload.chain.eq(self.inp.payload.chain)] if c.scheme == "replay" else []),
             src.out.ready.eq(self.out.ready),
             self.out.valid.eq(self.inp.valid),
             self.inp.ready.eq(self.out.ready),

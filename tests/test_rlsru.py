@@ -33,12 +33,14 @@ import pytest
 import golden.rlsru as grlsru
 from golden.lfsr import LfsrConfig, mat_pow, output_bits, step, transition_matrix
 from golden.params import ConfigError
-from golden.rlsru import (PERIOD, SCHEMES, RlsruConfig, generate, leap_seed, leap_width,
+from golden.rlsru import (PERIOD, SCHEMES, RlsruConfig, generate, generate_tensors,
+                          leap_seed, leap_width,
                           pair_independence, phase_lanes, phase_max_lanes,
                           phase_min_independence, phase_order, phase_separation, sr)
 from hw.rlsru import Rlsru
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.blocks.rlsru import request_scenario
+from sim.transactors import pack
 from sim.rlsru_sweep import bias_tolerance, chi2_limit, corr_tolerance, predicted_corr
 
 
@@ -266,6 +268,48 @@ def test_replay_restart_repeats_the_pass():
         assert np.array_equal(generate(c, 3 * n, restarts), generate(c, 3 * n))
 
 
+def test_seed_chaining_between_tensors():
+    """Chained tensors: every pass of a tensor repeats it, and the tensors' first passes
+    together are the uninterrupted stream (each tensor starts where the previous one ended),
+    with one seed register and no per-tensor seed."""
+    cfg = RlsruConfig(lanes=8, frac_bits=8, scheme="replay", seed=0x5A5A)
+    lengths = [50, 30, 70, 1]
+    tensors = generate_tensors(cfg, lengths, passes=3)
+    for tens, n in zip(tensors, lengths):
+        assert tens.shape == (3, n, 8)
+        assert np.array_equal(tens[0], tens[1]) and np.array_equal(tens[0], tens[2])
+    stream = generate(cfg.replace(scheme="split"), sum(lengths))     # split = stepping oracle
+    assert np.array_equal(np.concatenate([t[0] for t in tensors]), stream)
+    # single pass: chaining is the plain stream for every scheme (no restarts)
+    for scheme in ("per_lane", "leap", "split", "replay", "phase"):
+        c = cfg.replace(scheme=scheme)
+        one = generate_tensors(c, lengths)
+        assert np.array_equal(np.concatenate([t[0] for t in one]), generate(c, sum(lengths)))
+
+
+def test_chain_register_semantics():
+    """Restart returns to the last chained state (not the seed); chain wins over restart on the
+    same beat; before any chain, restart returns to the seed; non-replay schemes ignore both."""
+    cfg = RlsruConfig(lanes=4, frac_bits=8, scheme="replay")
+    plain = generate(cfg, 40)
+    n = 40
+    chains = np.zeros(n, bool)
+    restarts = np.zeros(n, bool)
+    chains[10] = True
+    restarts[[5, 20, 30]] = True
+    chains[30] = True                                  # chain and restart together: chain wins
+    r = generate(cfg, n, restarts, chains)
+    assert np.array_equal(r[:5], plain[:5]) and np.array_equal(r[5:10], plain[:5])
+    assert np.array_equal(r[10:20], plain[5:15])       # chain continues the stream
+    assert np.array_equal(r[20:30], r[10:20])          # restart returns to beat 10's state
+    assert np.array_equal(r[30:], plain[15:25])        # chained again at 30 (continues)
+    for scheme in ("per_lane", "leap", "split", "phase"):
+        c = cfg.replace(scheme=scheme)
+        assert np.array_equal(generate(c, n, restarts, chains), generate(c, n))
+    with pytest.raises(ConfigError, match=r"^rlsru chains has shape \(3,\): expected \(40,\)\.$"):
+        generate(cfg, n, None, [True] * 3)
+
+
 def test_full_period_byte_histogram_spec_claim():
     """docs/spec.md#rlsru: over a period each byte value appears 256 times, 0 only 255 times."""
     cfg = RlsruConfig(lanes=2, frac_bits=8, scheme="split")
@@ -388,13 +432,32 @@ def test_hw_matches_golden_with_backpressure(kwargs):
     cfg = RlsruConfig(**kwargs)
     dut = Rlsru(cfg)
     n = 400
-    restarts = np.random.default_rng(4).random(n) < 0.03
-    sc = request_scenario(cfg, layouts_of(dut), n, restarts)
+    rng = np.random.default_rng(4)
+    restarts = rng.random(n) < 0.03
+    chains = rng.random(n) < 0.02
+    sc = request_scenario(cfg, layouts_of(dut), n, restarts, chains)
     res = run_amaranth(dut, sc, seed=9, gap=0.2, stall=0.3)
     assert res.ok, res.mismatches[:3]
     assert res.checked == n
     timed = run_amaranth(Rlsru(cfg), sc, seed=9)
     assert timed.ok and timed.out_cycles["out"] == list(range(n))
+
+
+def test_hw_check_detects_ignored_chain():
+    """Mutation: a golden model without the seed register mismatches the replay hardware."""
+    cfg = RlsruConfig(lanes=4, scheme="replay")
+    dut = Rlsru(cfg)
+    n = 60
+    chains = np.zeros(n, bool)
+    restarts = np.zeros(n, bool)
+    chains[20] = restarts[40] = True
+    sc = request_scenario(cfg, layouts_of(dut), n, restarts, chains)
+    assert run_amaranth(Rlsru(cfg), sc, seed=2, gap=0.2, stall=0.2).ok
+    wrong = request_scenario(cfg, layouts_of(dut), n, restarts, chains)
+    wrong.outputs["out"] = [pack(layouts_of(dut)["out"], [int(x) for x in row])
+                            for row in generate(cfg, n, restarts)]      # chain ignored
+    res = run_amaranth(dut, wrong, seed=2, gap=0.2, stall=0.2)
+    assert not res.ok
 
 
 def test_phase_hw_check_detects_wrong_taps(monkeypatch):

@@ -141,8 +141,9 @@ def test_hw_matches_golden_with_gaps_and_stalls(kwargs):
     n = 150
     x = stimulus(cfg, rng, n)
     restarts = rng.random(n) < 0.05
+    chains = rng.random(n) < 0.03                     # carried by the replay unit only
     dut = SrUnit(cfg)
-    sc = stimulus_scenario(cfg, layouts_of(dut), x, restarts)
+    sc = stimulus_scenario(cfg, layouts_of(dut), x, restarts, chains=chains)
     res = run_amaranth(dut, sc, seed=2, gap=0.25, stall=0.3)
     assert res.ok, res.mismatches[:3]
     assert res.checked == n
@@ -229,9 +230,10 @@ def test_independent_samples_share_no_position():
 
 def test_quality_flags_split_and_passes_leap():
     """At P = 4: leap passes every threshold; split's correlated lanes fail corr and R only."""
-    q = quality(RlsruConfig(scheme="leap", lanes=4), n_cycles=16384, n_chi=1024)
+    q = quality(RlsruConfig(scheme="leap", lanes=4), n_cycles=16384, n_chi=1024, period_beats=0)
     assert q["sr_quality_ok"], q
-    q = quality(RlsruConfig(scheme="split", lanes=4), n_cycles=16384, n_chi=1024)
+    q = quality(RlsruConfig(scheme="split", lanes=4), n_cycles=16384, n_chi=1024,
+                period_beats=0)
     assert q["bias_lane_ok"] and q["bias_pool_ok"] and q["chi2_ok"] and q["corr_model_ok"]
     assert not q["corr_independent_ok"] and not q["sum_var_ok"] and not q["sr_quality_ok"]
     assert q["sum_var_ratio"] > 1.3
@@ -243,5 +245,5 @@ def test_sweep_configs_elaborate(scheme):
     cfg = SrUnitConfig(scheme=scheme, lanes=4)
     dut = SrUnit(cfg)
     lay = layouts_of(dut)
-    assert sum(f["width"] for f in lay["inp"]) == 4 * 17 + 1
+    assert sum(f["width"] for f in lay["inp"]) == 4 * 17 + 1 + (scheme == "replay")   # + chain
     assert sum(f["width"] for f in lay["out"]) == 4 * 9

@@ -10,15 +10,20 @@ from ..transactors import Scenario, pack
 __all__ = ["request_scenario", "scenario", "bench", "SPEC"]
 
 
-def request_scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None) -> Scenario:
-    """``n_beats`` requests (``restarts``: optional bool per request) and the golden beats.
+def request_scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None,
+                     chains=None) -> Scenario:
+    """``n_beats`` requests (``restarts``, ``chains``: optional bool per request; ``chain`` is a
+    field of the ``replay`` request only) and the golden beats.
 
     Output beat ``t`` is due in the cycle of request ``t``; ``vectors`` counts the random
     numbers checked (``n_beats * lanes``).
     """
     flags = [0] * n_beats if restarts is None else [int(bool(x)) for x in restarts]
-    reqs = [pack(layouts["inp"], {"restart": f}) for f in flags]
-    r = generate(cfg, n_beats, np.array(flags, dtype=bool))
+    links = [0] * n_beats if chains is None else [int(bool(x)) for x in chains]
+    if cfg.scheme != "replay":
+        links = [0] * n_beats                 # no chain field: the request cannot carry it
+    reqs = [pack(layouts["inp"], {"restart": f, "chain": k}) for f, k in zip(flags, links)]
+    r = generate(cfg, n_beats, np.array(flags, dtype=bool), np.array(links, dtype=bool))
     beats = [pack(layouts["out"], [int(x) for x in row]) for row in r]
     return Scenario(inputs={"inp": reqs}, outputs={"out": beats},
                     out_cycles={"out": cfg.out_cycles([1] * n_beats)}, vectors=n_beats * cfg.lanes)
@@ -27,7 +32,8 @@ def request_scenario(cfg: RlsruConfig, layouts, n_beats: int, restarts=None) -> 
 def scenario(cfg, layouts, rng: np.random.Generator, vectors):
     n = max(1, -(-vectors // cfg.lanes))
     restarts = rng.random(n) < 0.02
-    return request_scenario(cfg, layouts, n, restarts)
+    chains = rng.random(n) < 0.01
+    return request_scenario(cfg, layouts, n, restarts, chains)
 
 
 def bench(report):

@@ -33,8 +33,10 @@ def stimulus(cfg: SrUnitConfig, rng: np.random.Generator, n_beats: int) -> np.nd
     return x[:n].reshape(n_beats, cfg.lanes).astype(np.int64)
 
 
-def stimulus_scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run) -> Scenario:
-    """Input beats ``x`` (``[beat, lane]`` integers, optional ``restarts``) and golden outputs.
+def stimulus_scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run,
+                      chains=None) -> Scenario:
+    """Input beats ``x`` (``[beat, lane]`` integers, optional ``restarts`` and ``chains``, the
+    latter carried by the ``replay`` unit only) and golden outputs.
 
     Output beat ``t`` is due in the cycle of input beat ``t``; ``golden`` computes the
     expectations (replaceable for mutation tests) and returns ``(codes, sat, r)``.
@@ -42,9 +44,11 @@ def stimulus_scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run) 
     x = np.asarray(x, dtype=np.int64)
     n = x.shape[0]
     flags = np.zeros(n, dtype=bool) if restarts is None else np.asarray(restarts, dtype=bool)
-    codes, sat, _ = golden(cfg, x, flags)
-    inputs = [pack(layouts["inp"], {"x": [int(v) for v in x[t]], "restart": int(flags[t])})
-              for t in range(n)]
+    links = (np.zeros(n, dtype=bool) if chains is None or cfg.scheme != "replay"
+             else np.asarray(chains, dtype=bool))
+    codes, sat, _ = (golden(cfg, x, flags, links) if links.any() else golden(cfg, x, flags))
+    inputs = [pack(layouts["inp"], {"x": [int(v) for v in x[t]], "restart": int(flags[t]),
+                                    "chain": int(links[t])}) for t in range(n)]
     outputs = [pack(layouts["out"], {"code": [int(v) for v in codes[t]],
                                      "sat": [int(v) for v in sat[t]]}) for t in range(n)]
     return Scenario(inputs={"inp": inputs}, outputs={"out": outputs},
@@ -53,7 +57,8 @@ def stimulus_scenario(cfg: SrUnitConfig, layouts, x, restarts=None, golden=run) 
 
 def scenario(cfg, layouts, rng: np.random.Generator, vectors):
     n = max(1, -(-vectors // cfg.lanes))
-    return stimulus_scenario(cfg, layouts, stimulus(cfg, rng, n), rng.random(n) < 0.02)
+    return stimulus_scenario(cfg, layouts, stimulus(cfg, rng, n), rng.random(n) < 0.02,
+                             chains=rng.random(n) < 0.01)
 
 
 def _component(cfg):
