@@ -298,3 +298,107 @@ def test_mutations_are_caught_by_the_hardware_comparison():
         assert not run_amaranth(comp, sc, seed=1).ok, mut.__name__
     sc, _ = beats_scenario(cfg, layouts_of(comp), np.random.default_rng(7), 80)
     assert run_amaranth(comp, sc, seed=1).ok
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics unit (gvq_stats)
+# --------------------------------------------------------------------------------------------
+
+from golden.gvq_stats import GvqStatsConfig, pad_beats  # noqa: E402
+from golden.gvq_stats import run as stats_run  # noqa: E402
+from hw.gvq_stats import GvqStats  # noqa: E402
+from sim.blocks.gvq_stats import beats_scenario as stats_scenario  # noqa: E402
+
+
+def _stats_sequence(cfg, g, rng, reads_twice=False):
+    """Load every channel's host sigma, stream its elements (beats of all channels shuffled,
+    exact-sigma values included), read every channel."""
+    st = channel_stats(g[None], axis=1)
+    xb = to_bits(g)
+    rows = [(1, c, [0] * cfg.lanes, int(to_bits(st.sigma[c]))) for c in range(g.shape[0])]
+    data = [(0, c, list(b), 0) for c in range(g.shape[0]) for b in pad_beats(xb[c], cfg.lanes)]
+    rows += [data[k] for k in rng.permutation(len(data))]
+    rows += [(2, c, [0] * cfg.lanes, 0) for c in range(g.shape[0])] * (2 if reads_twice else 1)
+    op, ch, x, sig = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(4))
+    return op, ch, x.reshape(-1, cfg.lanes), sig, st
+
+
+def test_stats_unit_equals_host_statistics():
+    rng = np.random.default_rng(9)
+    cfg = GvqStatsConfig(lanes=3, channels=6)
+    g = channel_tensor(rng, 6, 101)[0]
+    g[1, :5] = [np.nan, np.inf, -np.inf, 1e-40, -0.0]
+    op, ch, x, sig, st = _stats_sequence(cfg, g, rng, reads_twice=True)
+    assert st.sigma[2] == 0 and st.count[2] == 0 and st.n[2] == 101   # |g| = sigma: not above
+    gmax, count, n, ovf = stats_run(cfg, op, ch, x, sig)
+    assert np.array_equal(from_bits(gmax[:6]).astype(np.float64), st.gmax)
+    assert np.array_equal(count[:6], st.count) and np.array_equal(n[:6], st.n)
+    assert not ovf.any() and not gmax[6:].any() and not n[6:].any()     # read clears
+    comp = GvqStats(cfg)
+    sc, _ = stats_scenario(cfg, layouts_of(comp), rng, op=op, ch=ch, x=x, sigma=sig)
+    assert run_amaranth(comp, sc, seed=3, gap=0.3, stall=0.3).ok
+
+
+def test_stats_counters_saturate_with_flag():
+    cfg = GvqStatsConfig(lanes=2, channels=2, count_bits=3)
+    x = np.full((10, 2), int(to_bits(np.float32(1.0))))
+    op = np.array([1] + [0] * 8 + [2])
+    ch = np.zeros(10, dtype=np.int64)
+    gmax, count, n, ovf = stats_run(cfg, op, ch, x, np.zeros(10, dtype=np.int64))
+    assert (int(count[0]), int(n[0]), bool(ovf[0])) == (7, 7, True)
+    assert from_bits(gmax[0]) == 1.0
+    comp = GvqStats(cfg)
+    sc, _ = stats_scenario(cfg, layouts_of(comp), np.random.default_rng(0), op=op, ch=ch, x=x,
+                           sigma=np.zeros(10, dtype=np.int64))
+    assert run_amaranth(comp, sc, seed=1, gap=0.3, stall=0.3).ok
+    with pytest.raises(ConfigError, match="gvq_stats operation 3 is invalid"):
+        stats_run(cfg, [3], [0], np.zeros((1, 2)), [0])
+    with pytest.raises(ConfigError, match="gvq_stats parameter count_bits=1 is out of range"):
+        GvqStatsConfig(count_bits=1)
+
+
+def _count_nan_padding(cfg, op, ch, x, sigma):
+    """Mutation: NaN elements (the padding) count in n."""
+    gmax, count, n, ovf = stats_run(cfg, op, ch, x, sigma)
+    extra = {}
+    for t in range(len(op)):
+        if op[t] == 0:
+            e = (np.asarray(x[t]) >> 23) & 0xFF
+            frac = np.asarray(x[t]) & 0x7F_FFFF
+            extra[int(ch[t])] = extra.get(int(ch[t]), 0) + int(((e == 0xFF) & (frac != 0)).sum())
+    reads = [int(ch[t]) for t in range(len(op)) if op[t] == 2]
+    seen = set()
+    add = []
+    for c in reads:
+        add.append(0 if c in seen else extra.get(c, 0))
+        seen.add(c)
+    return gmax, count, n + np.array(add, dtype=np.int64), ovf
+
+
+def _count_ge_sigma(cfg, op, ch, x, sigma):
+    """Mutation: |g| >= sigma counts (recounted per channel between reads)."""
+    gmax, count, n, ovf = stats_run(cfg, op, ch, x, sigma)
+    sig, acc, out = {}, {}, []
+    for t in range(len(op)):
+        c = int(ch[t])
+        if op[t] == 1:
+            sig[c] = int(sigma[t]) & 0x7FFF_FFFF
+        elif op[t] == 0:
+            e = (np.asarray(x[t]) >> 23) & 0xFF
+            mag = np.where(e == 0, 0, np.asarray(x[t]) & 0x7FFF_FFFF)
+            acc[c] = acc.get(c, 0) + int(((e != 0xFF) & (mag >= sig.get(c, 0))).sum())
+        else:
+            out.append(acc.pop(c, 0))
+    return gmax, np.array(out, dtype=np.int64), n, ovf
+
+
+def test_stats_mutations_are_caught():
+    rng = np.random.default_rng(10)
+    cfg = GvqStatsConfig(lanes=3, channels=4)
+    g = channel_tensor(rng, 4, 31)[0]    # 31 elements: padded last beat; channel 2 all zero
+    op, ch, x, sig, _ = _stats_sequence(cfg, g, rng)
+    comp = GvqStats(cfg)
+    for mut in (_count_nan_padding, _count_ge_sigma):
+        sc, _ = stats_scenario(cfg, layouts_of(comp), rng, op=op, ch=ch, x=x, sigma=sig,
+                               golden=mut)
+        assert not run_amaranth(comp, sc, seed=2).ok, mut.__name__
