@@ -697,7 +697,7 @@ class NativeRunResult(RunResult):
     received: dict = field(default_factory=dict)    # single runs: stream -> received payloads
 
 
-def _check_batch(scenario, batch: Batch, layouts, timed, port_values, slack=64):
+def _check_batch(scenario, batch: Batch, layouts, timed, port_values):
     """The Scoreboard verdict of one batch (plus the native-only checks)."""
     first = batch.first_in if batch.first_in >= 0 else batch.start
     res = Scoreboard(scenario, layouts).check(batch.monitors, first, timed=timed,
@@ -909,16 +909,6 @@ def chains(cfg, component, block, seed=0, vectors=32, cache_dir=None) -> bool:
         if not r.ok:
             return False
     return True
-
-
-if __name__ == "__main__":          # pragma: no cover - debugging aid
-    from .blocks import get_block
-    from .amaranth_harness import layouts_of
-    b = get_block(sys.argv[1])
-    c = b.config()
-    comp = b.component(c)
-    sc = b.scenario(c, layouts_of(comp), np.random.default_rng(1), 96)
-    print(run_native(c, comp, sc, seed=1, gap=0.25, stall=0.25))
 
 
 # ------------------------------------------------------------------------------------------------
