@@ -257,6 +257,9 @@ def build_parser():
     s.add_argument("--gemm", nargs=3, type=int, metavar=("M", "K", "N"), required=True)
     s.set_defaults(func=cmd_cycles)
 
+    from .precision import add_parser as add_precision_parser   # docs/blocks/precision.md
+    add_precision_parser(sub)
+
     from train.cli import add_parser as add_train_parser     # lobit train (docs/training.md)
     add_train_parser(sub)
     return p
