@@ -544,6 +544,11 @@ def test_one_adder_netlist(tmp_path, target):
     from sim.runner import run_cocotb
     cfg, dut, sc = _one_adder_setup(ONE_ADDER[0], n=30)
     sources = netlist(cfg, dut, workdir=tmp_path / "synth", target=target)
+    if target == "asic":                 # hierarchical design: only library cells are counted
+        from hw.synth import synthesize
+        r = synthesize(cfg, dut, target="asic", workdir=tmp_path / "synth")
+        assert all(t[0].isupper() and not t.startswith("$") for t in r["cells_by_type"])
+        assert r["cells"] == sum(r["cells_by_type"].values()) and r["area_um2"] > 0
     res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
                      gap=0.25, stall=0.25, sources=sources)
     assert res.ok, res.mismatches[:5]

