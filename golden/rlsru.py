@@ -2,7 +2,7 @@
 
 The RLSRU delivers, per cycle (per transferred beat), one uniform ``F``-bit random integer to
 each of ``P`` stochastic-rounding lanes (``r`` of ``SR_F(v, r) = (floor(v*2^F) + r) >> F``).
-All details are [CHOSEN] (docs/spec.md#rlsru); four schemes are modelled bit-exactly. ``s16_t`` denotes
+All details are [CHOSEN] (docs/spec.md#rlsru); five schemes are modelled bit-exactly. ``s16_t`` denotes
 the spec's 16-bit Fibonacci LFSR (``x^16 + x^14 + x^13 + x^11 + 1``, docs/spec.md#lfsr) ``t`` steps
 after the seed, ``M`` its one-step GF(2) matrix (:mod:`golden.lfsr`).
 

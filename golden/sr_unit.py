@@ -19,7 +19,8 @@ flag (docs/spec.md#decision-a, docs/spec.md#decision-c). The rounding itself is 
 SR stage after its FP32 -> fixed-point conversion.
 
 ``restart`` (one bit per beat) is passed to the random source: the ``replay`` scheme starts its
-sequence again from the seed on that beat, every other scheme ignores it.
+sequence again from its seed register on that beat, every other scheme ignores it; ``chain``
+(``replay`` only) loads the seed register (seed chaining, :func:`golden.rlsru.generate`).
 """
 
 from __future__ import annotations
