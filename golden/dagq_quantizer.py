@@ -55,12 +55,12 @@ import numpy as np
 from .fp32 import SIGN_MASK, from_bits, fp32_mul_bits, to_bits
 from .lfsr import leap
 from .params import BlockConfig, ConfigError, Param
-from .quantizer import INT8_MAX, fp32_to_fixed, round_fixed, saturate_int8
+from .quantizer import INT8_MAX, fp32_to_fixed, quantize_bits, round_fixed, saturate_int8
 from .rlsru import SCHEMES, RlsruConfig, check_phase_lanes, generate, lfsr16
 
 __all__ = ["DagqQuantizerConfig", "MAGNITUDE_FACTORS", "rlsru_config", "recip_or_zero",
            "DagqRegisters", "dagq_registers", "dagq_scaled_bits", "dagq_quantize_bits",
-           "dagq_dequantize", "random_stream", "run", "OtsResult", "tensor_stats", "ots", "chain_seed",
+           "dagq_quantize_fast", "dagq_dequantize", "random_stream", "run", "OtsResult", "tensor_stats", "ots", "chain_seed",
            "dagq_gemm"]
 
 #: OTS magnitude factors (sourced): five values evenly spaced from 0.0280 to 0.0601
@@ -201,6 +201,47 @@ def dagq_quantize_bits(x_bits, th_bits, inv1_bits, inv2_bits, frac_bits: int, rn
     return codes, region, raw.nan, sat
 
 
+def dagq_quantize_fast(x32, th, inv1, inv2, frac_bits: int, rnd):
+    """:func:`dagq_quantize_bits` on float32 arrays with NumPy float32 arithmetic (for training).
+
+    Bit-identical to :func:`dagq_quantize_bits` (tested): NumPy's float32 subtraction and
+    multiplication are the IEEE operations, to which the flushes of the golden datapath are
+    applied explicitly; the rounding is :func:`golden.quantizer.quantize_bits` of ``v`` with the
+    register 1.0 (``v * 1`` is exact and keeps the flush).
+
+    Parameters
+    ----------
+    x32 : numpy.ndarray of float32
+    th, inv1, inv2 : numpy.float32
+        Register values.
+    frac_bits : int
+    rnd : numpy.ndarray of int
+        One random integer per element.
+
+    Returns
+    -------
+    ``(codes, region, nan, sat)`` as :func:`dagq_quantize_bits`.
+    """
+    tiny = np.float32(np.finfo(np.float32).tiny)
+    x = np.asarray(x32, dtype=np.float32)
+    tm = np.abs(np.float32(th))
+    tm = np.float32(0) if tm < tiny else tm
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        ax = np.abs(x)
+        ax = np.where(ax < tiny, np.float32(0), ax)
+        outer = ax > tm                                  # False for NaN
+        d = ax - tm
+        d = np.where(d < tiny, np.float32(0), d)
+        d = np.where(np.signbit(x), -d, d)
+        i1 = np.float32(0) * np.sign(inv1) if abs(np.float32(inv1)) < tiny else np.float32(inv1)
+        i2 = np.float32(0) * np.sign(inv2) if abs(np.float32(inv2)) < tiny else np.float32(inv2)
+        xf = np.where(ax == 0, np.where(np.signbit(x), np.float32(-0.0), np.float32(0)), x)
+        v = np.where(outer, d * i2, xf * i1).astype(np.float32)
+    codes, nan, sat = quantize_bits(v.view(np.uint32), 0x3F80_0000, "sr", frac_bits, rnd)
+    region = np.where(outer, np.where(np.signbit(x), 1, 2), 0).astype(np.uint8)
+    return codes, region, nan, sat
+
+
 def dagq_dequantize(q, region, regs: DagqRegisters) -> np.ndarray:
     """``s1*q`` (region 0), ``s2*q - th`` (1), ``s2*q + th`` (2), each op in float32."""
     qf = np.asarray(q).astype(np.float32)
@@ -304,7 +345,6 @@ def ots(cfg: DagqQuantizerConfig, g32, factors=MAGNITUDE_FACTORS) -> OtsResult:
     if g.dtype != np.float32:
         raise ConfigError(f"dagq_quantizer tensor has dtype {g.dtype}: expected float32.")
     flat = g.reshape(-1)
-    xb = to_bits(flat)
     r = random_stream(cfg, flat.size)
     gmax, sigma = tensor_stats(flat)
     cands = np.array([np.float32(f * np.float64(sigma)) for f in factors], dtype=np.float32)
@@ -313,15 +353,13 @@ def ots(cfg: DagqQuantizerConfig, g32, factors=MAGNITUDE_FACTORS) -> OtsResult:
     with np.errstate(invalid="ignore"):
         for i, th in enumerate(cands):
             regs = dagq_registers(th, gmax)
-            b = regs.bits()
-            q, reg, _, _ = dagq_quantize_bits(xb, b["th"], b["inv1"], b["inv2"], cfg.frac_bits, r)
+            q, reg, _, _ = dagq_quantize_fast(flat, regs.th, regs.inv1, regs.inv2, cfg.frac_bits, r)
             sub = np.abs(g64) > np.float64(th)
             err = dagq_dequantize(q[sub], reg[sub], regs).astype(np.float64) - g64[sub]
             mse[i] = np.mean(err * err) if sub.any() else np.inf
     k = int(np.argmin(mse))
     regs = dagq_registers(cands[k], gmax)
-    b = regs.bits()
-    q, reg, nan, sat = dagq_quantize_bits(xb, b["th"], b["inv1"], b["inv2"], cfg.frac_bits, r)
+    q, reg, nan, sat = dagq_quantize_fast(flat, regs.th, regs.inv1, regs.inv2, cfg.frac_bits, r)
     return OtsResult(gmax=gmax, sigma=sigma, candidates=cands, mse=mse, index=k, regs=regs,
                      codes=q.reshape(g.shape), region=reg.reshape(g.shape),
                      nan=nan.reshape(g.shape), sat=sat.reshape(g.shape),

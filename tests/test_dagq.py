@@ -20,8 +20,8 @@ import pytest
 
 from golden.dagq_quantizer import (MAGNITUDE_FACTORS, DagqQuantizerConfig, chain_seed,
                                    dagq_dequantize, dagq_gemm, dagq_quantize_bits,
-                                   dagq_registers, dagq_scaled_bits, ots, random_stream, rlsru_config,
-                                   run)
+                                   dagq_quantize_fast, dagq_registers, dagq_scaled_bits, ots,
+                                   random_stream, rlsru_config, run)
 from golden.fp32 import from_bits, to_bits
 from golden.params import ConfigError
 from golden.rlsru import generate
@@ -236,6 +236,31 @@ def test_golden_matches_float64_oracle(F):
         assert np.array_equal(nan, nano) and np.array_equal(sat, sato)
         checked += x.size
     assert checked > 80_000
+
+
+def test_fast_path_is_bit_identical():
+    """dagq_quantize_fast (NumPy float32, used by OTS and training) = dagq_quantize_bits,
+    ordinary and odd registers (negative/NaN threshold, Inf/NaN/subnormal reciprocals)."""
+    rng = np.random.default_rng(21)
+    g = _tensor(rng, 20000)
+    n = 0
+    for F in (8, 3):
+        for th, gmax in _register_sets(rng, g)[4:]:
+            x = np.concatenate([to_bits(g), special_bits(), _boundaries(th, gmax, 2.0 ** -126),
+                                rng.integers(0, 1 << 32, 5000),
+                                (to_bits(np.float32(th)) + rng.integers(1, 1 << 22, 300))
+                                & 0xFFFF_FFFF])
+            r = rng.integers(0, 1 << F, x.size)
+            b = dagq_registers(th, gmax).bits()
+            for rb in (b, {"th": b["th"] | 0x8000_0000, "inv1": 0x7F80_0000, "inv2": 5},
+                       {"th": 0x7FC0_0000, "inv1": 0xC200_0000, "inv2": 0x7FC0_0000}):
+                ref = dagq_quantize_bits(x, rb["th"], rb["inv1"], rb["inv2"], F, r)
+                got = dagq_quantize_fast(from_bits(x), *(from_bits(np.int64(rb[k]))
+                                                        for k in ("th", "inv1", "inv2")), F, r)
+                for a, b2 in zip(ref, got):
+                    assert np.array_equal(np.asarray(a), np.asarray(b2))
+                n += x.size
+    assert n > 300_000
 
 
 def test_golden_matches_spec_code_on_ordinary_values():
