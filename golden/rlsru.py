@@ -65,7 +65,8 @@ import numpy as np
 from .lfsr import (LfsrConfig, mat_apply, mat_pow, step, transition_matrix)
 from .params import BlockConfig, ConfigError, Param
 
-__all__ = ["RlsruConfig", "SCHEMES", "generate", "generate_tensors", "lane_seeds", "leap_width", "leap_seed",
+__all__ = ["RlsruConfig", "SCHEMES", "generate", "generate_tensors", "lane_seeds", "leap_width",
+           "leap_seed",
            "leap_word_matrix", "split_rotation", "sr", "lfsr16", "PERIOD", "phase_table",
            "phase_of", "phase_order", "phase_lanes", "phase_max_lanes", "phase_separation",
            "pair_independence", "phase_min_independence",

@@ -27,7 +27,8 @@ class Rlsru(BlockComponent):
 
     Members
     -------
-    inp : ``In(stream.Signature(StructLayout({"restart": 1})))``, ``replay``: ``{"restart": 1, "chain": 1}``
+    inp : ``In(stream.Signature(StructLayout({"restart": 1})))``
+        (``replay``: ``StructLayout({"restart": 1, "chain": 1})``)
         One request per beat of random numbers (``inp.ready = out.ready``). In the ``replay``
         scheme ``restart = 1`` restarts the sequence from the seed register (the first beat of
         the current tensor; after reset the first beat after the seed) and ``chain = 1`` starts
@@ -49,8 +50,9 @@ class Rlsru(BlockComponent):
       shifted by ``b`` -- lane ``l``'s bit ``b`` is one XOR2 of two earlier nodes (state bits
       or earlier lanes' bit ``b``), lane 0 is the top ``F`` state bits (no gate).
     * ``split``/``replay``: one 16-bit register (``replay``: plus the 16-bit seed register,
-      loaded on ``chain``, and a 16-bit 2:1 multiplexer that selects it on ``restart``); group ``q`` uses ``M^q`` of it, lanes are pure
-      wiring (rotations); a transfer loads ``M^G`` of it, ``G = ceil(lanes / 16)``.
+      loaded on ``chain``, and a 16-bit 2:1 multiplexer that selects it on ``restart``); group
+      ``q`` uses ``M^q`` of it, lanes are pure wiring (rotations); a transfer loads ``M^G`` of
+      it, ``G = ceil(lanes / 16)``.
 
     Timing
     ------

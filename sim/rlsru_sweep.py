@@ -564,7 +564,8 @@ def goal_table(sweep) -> str:
                 f"| {s} | {P} | {100 * d['source_lut_ff_fraction']:.1f} % | "
                 f"{100 * d['source_asic_fraction']:.1f} % | "
                 f"{100 * d['source_generic_fraction']:.1f} % | "
-                f"{100 * d['unit_lut_ff_fraction']:.1f} % | {100 * d['unit_asic_fraction']:.1f} % | "
+                f"{100 * d['unit_lut_ff_fraction']:.1f} % | "
+                f"{100 * d['unit_asic_fraction']:.1f} % | "
                 f"{'ok' if d['sr_quality_ok'] else 'loss'} | "
                 f"{'met' if d['meets'] else 'not met'} |")
     return "\n".join(lines)
