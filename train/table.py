@@ -149,9 +149,26 @@ def plot(records, path_dir):
     return paths
 
 
+def _label(b) -> str:
+    """Short block label for the table: ``quantizer-rne``, ``rlsru-split``, ``acc-FP12`` ..."""
+    c = b["config"]
+    if b["block"] == "quantizer":
+        return "quantizer-" + c.split(", ")[1].split(" ")[0]
+    if b["block"] == "rlsru":
+        return "rlsru-" + c.split(", ")[-1]
+    if b["block"] == "accumulator":
+        return c.split(" (")[0].replace(", variant dga", "")
+    return b["block"]
+
+
 def markdown(doc) -> str:
     """The table of ``bench/train.json`` as Markdown (one row per dataset and mode)."""
-    recs = doc["records"]
+    names = ["fp32", "int8-rne", "int8-rtz", "int8-sr-per_lane", "int8-sr-leap", "int8-sr-split",
+             "int8-sr-replay", "int8-arc", "fp8-fp32", "fp8-seq", "fp8-static", "fp8-dga",
+             "fp8-dga_exp"]
+    recs = sorted(doc["records"], key=lambda r: (
+        r["epochs"] == FP8_EPOCHS, ("mnist1d", "digits").index(r["dataset"]),
+        names.index(r["mode"]) if r["mode"] in names else 99))
     ref = {(r["dataset"], r["epochs"]): r["acc_mean"] for r in recs
            if r["arith"] == "fp32" and r["status"] == "ok"}
     lines = ["| dataset | mode | epochs | test acc. (mean +- std, %d seeds) | vs FP32 | MAC cycles / "
@@ -164,7 +181,7 @@ def markdown(doc) -> str:
         f = ref.get((r["dataset"], r["epochs"]))
         d = "" if f is None or r["arith"] == "fp32" else f"{100 * (r['acc_mean'] - f):+.2f}"
         m = r.get("mac_array", {})
-        luts = " + ".join(f"{b['block']} {b['lut']}" for b in r["blocks"] if b["lut"]) or "-"
+        luts = " + ".join(f"{_label(b)} {b['lut']}" for b in r["blocks"] if b["lut"]) or "-"
         lines.append(f"| {r['dataset']} | {r['mode']} | {r['epochs']} | "
                      f"{100 * r['acc_mean']:.2f} +- {100 * r['acc_std']:.2f} | {d} | "
                      f"{m.get('cycles', '')} | {100 * m.get('utilization', 0):.1f} % | {luts} | "
