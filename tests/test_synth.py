@@ -131,6 +131,9 @@ def test_asic_fp_add_area_and_delay(tmp_path, cache):
     assert r["ff"] == r["cells_by_type"]["DFFPOSX1"] == 12 + 2 + 1 + 2
     assert r["sequential_area_um2"] == 17 * areas["DFFPOSX1"]
     assert r["lut"] is None and r["asic_note"] == ASIC_NOTE and "no placement" in ASIC_NOTE
+    if r["yosys_version"] == "Yosys 0.70":
+        # the manual trial recorded in issue 12 (Yosys 0.70, same passes): 603 cells, 19,244
+        assert (r["cells"], r["area_um2"]) == (603, 19244.0)
     assert r["delay_source"].startswith("OpenSTA")
     assert 0.5 < r["critical_path_ns"] < 50
     again = synthesize(cfg, FpAdd(cfg), target="asic", workdir=tmp_path / "again", cache=cache)
