@@ -48,6 +48,7 @@ Overflow policy (docs/spec.md#decision-c): saturate to +-127, per-lane ``sat`` a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,8 @@ from .fp32 import SIGN_MASK, from_bits, fp32_mul_bits, to_bits
 from .lfsr import leap
 from .params import BlockConfig, ConfigError, Param
 from .quantizer import INT8_MAX, fp32_to_fixed, quantize_bits, round_fixed, saturate_int8
-from .rlsru import SCHEMES, RlsruConfig, check_phase_lanes, generate, lfsr16
+from .rlsru import (PERIOD, SCHEMES, RlsruConfig, check_phase_lanes, generate, lfsr16,
+                    period_states, split_rotation)
 
 __all__ = ["DagqQuantizerConfig", "MAGNITUDE_FACTORS", "rlsru_config", "recip_or_zero",
            "DagqRegisters", "dagq_registers", "dagq_scaled_bits", "dagq_quantize_bits",
@@ -254,10 +256,33 @@ def dagq_dequantize(q, region, regs: DagqRegisters) -> np.ndarray:
     return out.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=1)
+def _state_index() -> tuple:
+    """The 16-bit LFSR period from 0xACE1 and the position of every nonzero state in it."""
+    states = period_states(0xACE1)
+    pos = np.full(1 << 16, -1, dtype=np.int64)
+    pos[states] = np.arange(states.size)
+    return states, pos
+
+
 def random_stream(cfg: DagqQuantizerConfig, n: int) -> np.ndarray:
     """The ``n`` random integers of one pass from the seed (element ``e`` = beat ``e div P``,
-    lane ``e mod P``; the first beat carries ``restart``)."""
+    lane ``e mod P``; the first beat carries ``restart``).
+
+    ``split``/``replay`` with ``P <= 16`` are computed from a table of the LFSR period (beat
+    ``c`` reads ``s16_{c+1}``, lane ``i`` the top ``F`` bits of ``rotl16(s, rho_i)``); equal to
+    :func:`golden.rlsru.generate` (tested). Other configurations call it directly.
+    """
     beats = -(-int(n) // cfg.lanes)
+    if cfg.scheme in ("split", "replay") and cfg.lanes <= 16:
+        states, pos = _state_index()
+        s = states[(pos[cfg.seed] + 1 + np.arange(beats)) % PERIOD]
+        out = np.empty((beats, cfg.lanes), dtype=np.int64)
+        for i in range(cfg.lanes):
+            k = split_rotation(i)
+            rot = ((s << k) | (s >> (16 - k))) & 0xFFFF if k else s
+            out[:, i] = rot >> (16 - cfg.frac_bits)
+        return out.reshape(-1)[:n]
     restarts = np.zeros(beats, dtype=bool)
     if beats:
         restarts[0] = True

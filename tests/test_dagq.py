@@ -186,6 +186,23 @@ def test_stream_is_the_spec_rlsru_stream(scheme):
     assert list(random_stream(DagqQuantizerConfig(), 6)) == [86, 112, 171, 56, 85, 156]
 
 
+def test_stream_table_path_equals_generate():
+    """random_stream's period-table path (split/replay, P <= 16) = golden.rlsru.generate with
+    restart on the first beat; other schemes go through generate itself."""
+    for lanes, F, scheme, seed in ((2, 8, "replay", 0xACE1), (5, 3, "split", 0x1234),
+                                   (16, 16, "replay", 0xFFFF), (1, 8, "split", 1),
+                                   (3, 8, "per_lane", 77)):
+        cfg = DagqQuantizerConfig(lanes=lanes, frac_bits=F, scheme=scheme, seed=seed)
+        n = 70_000 * lanes + 1                     # more than one LFSR period of beats
+        beats = -(-n // lanes)
+        if scheme == "per_lane":
+            n, beats = 3001, 1001
+        restarts = np.zeros(beats, dtype=bool)
+        restarts[0] = True
+        ref = generate(rlsru_config(cfg), beats, restarts).reshape(-1)[:n]
+        assert np.array_equal(random_stream(cfg, n), ref)
+
+
 def test_chain_seed_is_the_last_state_used():
     cfg = DagqQuantizerConfig(lanes=2, scheme="replay")
     for n in (2, 7, 1000):
