@@ -25,34 +25,43 @@ def lengths_of_reads(op) -> list:
     return out
 
 
-def beats_scenario(cfg: GvqStatsConfig, layouts, rng: np.random.Generator, n_beats=64,
+def _round(cfg, rng, per):
+    """One round: sigma loads, shuffled data beats of up to 5 channels, a read of each (and of an
+    untouched channel when there is one)."""
+    P = cfg.lanes
+    used = min(cfg.channels, 5)
+    g = channel_tensor(rng, used, per)[0]
+    xb = to_bits(g)
+    xb[:, :3] = rng.choice(special_bits(), (used, 3))
+    st = channel_stats(g[None], axis=1)
+    chans = rng.permutation(cfg.channels)[:used]
+    rows = [(1, chans[j], [0] * P, int(to_bits(st.sigma[j]))) for j in range(used)]
+    data = []
+    for j in range(used):
+        for beat in pad_beats(xb[j, :per - 1], P):
+            data.append((0, chans[j], list(beat), 0))
+    rows += [data[k] for k in rng.permutation(len(data))]
+    rows += [(2, chans[j], [0] * P, 0) for j in range(used)]
+    spare = [c for c in range(cfg.channels) if c not in set(chans)]
+    if spare:
+        rows.append((2, spare[0], [0] * P, 0))
+    return rows
+
+
+def beats_scenario(cfg: GvqStatsConfig, layouts, rng: np.random.Generator, vectors=16,
                    op=None, ch=None, x=None, sigma=None, golden=run):
     """A beat sequence: explicit (``op``, ``ch``, ``x``, ``sigma``) or random.
 
-    Random: a :func:`channel_tensor` with special values mixed in, the host sigma of each channel
-    loaded first, the channels' data beats interleaved in random order (partial beats padded with
-    NaN), a read of every channel at the end, plus a read of an untouched channel. Returns
-    ``(scenario, data)``.
+    Random: rounds of :func:`_round` (a :func:`channel_tensor` with special values mixed in, the
+    host sigma of each channel loaded first, the channels' data beats interleaved in random order
+    with partial beats padded with NaN, a read of every channel) until at least ``vectors`` reads.
+    Returns ``(scenario, data)``.
     """
     P = cfg.lanes
     if op is None:
-        used = min(cfg.channels, 5)
-        per = max(P, (n_beats * P) // (used + 1))
-        g = channel_tensor(rng, used, per)[0]
-        xb = to_bits(g)
-        xb[:, :3] = rng.choice(special_bits(), (used, 3))
-        st = channel_stats(g[None], axis=1)
-        chans = rng.permutation(cfg.channels)[:used]
-        rows = [(1, chans[j], [0] * P, int(to_bits(st.sigma[j]))) for j in range(used)]
-        data = []
-        for j in range(used):
-            for beat in pad_beats(xb[j, :per - 1], P):
-                data.append((0, chans[j], list(beat), 0))
-        rows += [data[k] for k in rng.permutation(len(data))]
-        rows += [(2, chans[j], [0] * P, 0) for j in range(used)]
-        spare = [c for c in range(cfg.channels) if c not in set(chans)]
-        if spare:
-            rows.append((2, spare[0], [0] * P, 0))
+        rows = []
+        while sum(1 for r in rows if r[0] == 2) < vectors:
+            rows += _round(cfg, rng, int(rng.integers(4, 4 * P + 6)))
         op = np.array([r[0] for r in rows], dtype=np.int64)
         ch = np.array([r[1] for r in rows], dtype=np.int64)
         x = np.array([r[2] for r in rows], dtype=np.int64).reshape(-1, P)
@@ -73,7 +82,7 @@ def beats_scenario(cfg: GvqStatsConfig, layouts, rng: np.random.Generator, n_bea
 
 
 def scenario(cfg, layouts, rng, vectors):
-    sc, _ = beats_scenario(cfg, layouts, rng, n_beats=max(8, vectors // 2))
+    sc, _ = beats_scenario(cfg, layouts, rng, vectors=vectors)
     return sc
 
 
