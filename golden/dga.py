@@ -34,6 +34,10 @@ Variants (``DgaConfig.variant``) differ only in how ``G`` is chosen:
 Flags of one dot product: ``nan`` -- the result is NaN; ``ovf`` -- at least one of its additions
 (intra, inter or final) saturated to +-max.
 
+``adders`` (``DgaConfig.adders``) selects the hardware's schedule, not the arithmetic: with
+``adders=1`` one FP adder does both sums and the first addend of a group is loaded without an
+addition (:class:`hw.dga.DgaAccumulator`); the results and the cycle model are those above.
+
 The plain **sequential accumulator** block ``fp_acc`` (:class:`FpAccConfig`,
 :class:`hw.fp_acc.FpAccumulator`: one adder, ``S = fp_add(S, v)``) is modelled by
 :func:`acc_seq` / :func:`fp_acc_block`; it is the baseline of the area comparison.
