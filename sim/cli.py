@@ -272,15 +272,13 @@ def main(argv=None):
     except ConfigError as e:
         print(f"lobit: error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:                 # a path the options did not pre-check (disk full, ...)
-        if isinstance(e, BrokenPipeError):
-            raise
-        where = f" ({e.filename})" if e.filename else ""
-        print(f"lobit: error: {e.strerror or e}{where}.", file=sys.stderr)
-        return 2
     except BrokenPipeError:              # output piped into `head` and closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:                 # a path the options did not pre-check (disk full, ...)
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"lobit: error: {e.strerror or e}{where}.", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

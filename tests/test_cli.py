@@ -128,3 +128,12 @@ def test_icarus_vcd(tmp_path):
               "icarus", "--vcd", str(vcd), "--build-dir", str(tmp_path / "b"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "out__valid" in vcd.read_text()
+
+
+def test_output_pipe_closed_early_is_quiet():
+    """`lobit blocks | head -1`: the closed pipe ends the command quietly (no traceback)."""
+    r = subprocess.run(f"{sys.executable} -m sim.cli blocks | head -1", shell=True, cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.count("\n") == 1
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
+
