@@ -112,3 +112,30 @@ def test_sr_random_bits_checked():
         quantize_bits(x, int(to_bits(np.float32(1.0))), "sr", 8, np.array([0, 256]))
     with pytest.raises(ConfigError, match="needs random bits"):
         quantize_bits(x, int(to_bits(np.float32(1.0))), "sr", 8, None)
+
+
+def _sweep(stride, offset=0, inv=1.5, F=8, chunk=1 << 20):
+    """``quantize_bits`` vs the oracle on the patterns ``offset + stride * k`` (all 2**32 for
+    stride 1), every mode, SR with ``r`` = low ``F`` bits of a hash of the pattern."""
+    inv_bits = int(to_bits(np.float32(inv)))
+    bad = 0
+    for lo in range(offset, 1 << 32, stride * chunk):
+        x = np.arange(lo, min(lo + stride * chunk, 1 << 32), stride, dtype=np.int64)
+        r = ((x * 2654435761) >> 13) & ((1 << F) - 1)
+        for mode in ("rne", "rtz", "sr"):
+            rnd = r if mode == "sr" else None
+            got = quantize_bits(x, inv_bits, mode, F, rnd)
+            want = _oracle(x, inv_bits, mode, F, rnd)
+            bad += sum(int((g != w).sum()) for g, w in zip(got, want))
+    return bad
+
+
+def test_sweep_every_exponent_sampled():
+    """2**20 patterns spread over every sign, exponent and fraction range (stride 4093)."""
+    assert _sweep(4093, offset=17) == 0
+
+
+@pytest.mark.slow
+def test_sweep_all_fp32_inputs_fast_vs_original():
+    """All 2**32 patterns through the fast body and the original chain (inv = 1.5, F = 8)."""
+    assert _sweep(1) == 0
