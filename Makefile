@@ -73,7 +73,7 @@ demo: setup
 	$(PY) -m sim.demo
 
 test: setup
-	$(PY) -m pytest -n $(JOBS) -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 verify-exhaustive: setup
 	$(PY) -m pytest -n $(JOBS) -m slow $(PYTEST_ARGS)
