@@ -32,7 +32,7 @@ def add_parser(subparsers):
     s.add_argument("--arith", default="fp32", help="fp32, int8 or fp8")
     s.add_argument("--grad", help="int8 gradient rounding: rne (default), rtz, sr, arc")
     s.add_argument("--rlsru", help="random source of --grad sr: per_lane, leap, split (default), "
-                   "replay")
+                   "replay, phase")
     s.add_argument("--acc", help="fp8 accumulation: fp32, seq, static, dga (default), dga_exp")
     s.add_argument("--epochs", type=int, help="epochs (default: 30 mnist1d, 20 digits)")
     s.add_argument("--seeds", type=int, default=1, help="seeds 0..K-1 (default 1)")
