@@ -598,3 +598,25 @@ def test_dagq_error_below_single_scale_sr():
         assert e_d.mean() < 0.97 * e_s.mean()
         inner = res.region == 0
         assert e_d[inner].mean() < 1e-3 * e_s[inner].mean()
+
+
+def test_trainer_dagq_mode_is_the_golden_decomposition():
+    """``lobit train --grad dagq``: the input gradient of a layer is dagq_gemm of the OTS result
+    with the replayed stream (bit for bit), and the seed is chained to the next tensor."""
+    from train.arith import Int8Arith
+    rng = np.random.default_rng(30)
+    ar = Int8Arith("dagq", seed=0x1357)
+    x = rng.standard_normal((48, 20)).astype(np.float32)
+    w = (rng.standard_normal((20, 12)) * 0.2).astype(np.float32)
+    dy = _tensor(rng, 48 * 12).reshape(48, 12)
+    _, ctx = ar.forward(x, w)
+    dx, dw = ar.backward(dy, ctx)
+    cfg = DagqQuantizerConfig(lanes=2, scheme="replay", seed=0x1357)
+    res = ots(cfg, dy)
+    qw, sw = ctx[2], ctx[3]
+    ref, _ = dagq_gemm(res.codes, res.region, res.regs, qw.T, sw)
+    assert np.array_equal(dx.view(np.uint32), ref.view(np.uint32))
+    assert ar.dagq.seed == res.next_seed
+    qx, sx = ctx[0], ctx[1]
+    refw, _ = dagq_gemm(res.codes.T, res.region.T, res.regs, qx, sx)   # (G^T X)^T = X^T G
+    np.testing.assert_allclose(dw, refw.T, rtol=1e-6, atol=1e-7 * np.abs(refw).max())

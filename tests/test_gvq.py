@@ -402,3 +402,36 @@ def test_stats_mutations_are_caught():
         sc, _ = stats_scenario(cfg, layouts_of(comp), rng, op=op, ch=ch, x=x, sigma=sig,
                                golden=mut)
         assert not run_amaranth(comp, sc, seed=2).ok, mut.__name__
+
+
+def test_trainer_gvq_mode_per_channel_and_global_paths():
+    """``lobit train --grad gvq``: the weight gradient uses one MCS scale per output channel, the
+    input gradient one per-layer scale; both states persist across steps."""
+    from train.arith import Int8Arith
+    rng = np.random.default_rng(31)
+    ar = Int8Arith("gvq")
+    x = rng.standard_normal((64, 10)).astype(np.float32)
+    w = (rng.standard_normal((10, 6)) * 0.3).astype(np.float32)
+    dy = channel_tensor(rng, 6, 64)[0].T.copy()                 # (M, N): N = 6 channels
+    _, ctx = ar.forward(x, w)
+    dx, dw = ar.backward(dy, ctx)
+    qx, sx, qw, sw = ctx
+    key = ctx.key
+    s, _, _ = gvq_scales(dy, {}, axis=1)
+    cb, ib = gvq_registers(s)
+    qg, _, _, _ = gvq_quantize_bits(to_bits(dy), cb[None, :], ib[None, :])
+    ref = (qx.T.astype(np.int64) @ qg.astype(np.int64)).astype(np.float32) * \
+        (np.float32(sx) * (s / np.float32(127))[None, :]).astype(np.float32)
+    assert np.array_equal(dw, ref)
+    s1, _, _ = gvq_scales(dy, {}, axis=None)
+    cb1, ib1 = gvq_registers(s1)
+    qg1, _, _, _ = gvq_quantize_bits(to_bits(dy), cb1[0], ib1[0])
+    refx = (qg1.astype(np.int64) @ qw.T.astype(np.int64)).astype(np.float32) * \
+        np.float32(np.float32(s1[0] / np.float32(127)) * sw)
+    assert np.array_equal(dx, refx)
+    assert set(ar.gvq_state) == {(key, "w"), (key, "x")}
+    st = {}
+    gvq_scales(dy, st, axis=1)
+    gvq_scales(dy * np.float32(3), st, axis=1)
+    ar.backward(dy * np.float32(3), ctx)                        # second step: MCS state used
+    assert np.array_equal(ar.gvq_state[(key, "w")]["s"], st["s"])

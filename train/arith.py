@@ -11,8 +11,14 @@ A layer calls ``ctx = arith.forward(x, w, tag)`` (``x`` activations ``M x K``, `
     quantizer lane (:func:`golden.quantizer.quantize_bits`; scale ``s = fp32(max|x| / 127)``,
     register ``inv = reciprocal_scale(s)``). The output gradient ``dy`` is quantized per tensor by
     the gradient rule (``rne``, ``rtz``, ``sr`` with RLSRU random bits, or ``arc``: ARC's z-score
-    clip + RTZ with the adaptive rule, :func:`golden.arc.arc_quantize`). All three GEMMs
-    (``x @ w``, ``dy @ w^T``, ``x^T @ dy``) run as INT8 x INT8 -> INT32 with the MAC array's
+    clip + RTZ with the adaptive rule, :func:`golden.arc.arc_quantize`). ``dagq``: LowGradQ's
+    dual-scale quantizer with its threshold search (:func:`golden.dagq_quantizer.ots`, replayed
+    RLSRU stream, seeds chained from tensor to tensor); each backward GEMM is the integer
+    decomposition of docs/spec.md#dagq (two INT8 GEMMs split by the region and one ternary GEMM,
+    combined as ``fp32(fp32(t1 + t2) + t3)``). ``gvq``: Distribution-Adaptive INT8
+    (:func:`golden.gvq_quantizer.gvq_scales`): per-output-channel MCS scales for the weight
+    gradient, one per-layer scale for the input gradient, clip + RNE, per-column dequantization.
+    All three GEMMs (``x @ w``, ``dy @ w^T``, ``x^T @ dy``) run as INT8 x INT8 -> INT32 with the MAC array's
     accumulator and overflow policy (:func:`train.fastgolden.int_gemm`) and are dequantized with
     the product of the two scales in float32.
 
@@ -34,7 +40,9 @@ from __future__ import annotations
 import numpy as np
 
 from golden.arc import arc_quantize
+from golden.dagq_quantizer import DagqQuantizerConfig, ots
 from golden.fp32 import to_bits
+from golden.gvq_quantizer import gvq_quantize_bits, gvq_registers, gvq_scales
 from golden.mac_array import MacArrayConfig
 from golden.minifloat import FpFormat
 from golden.quantizer import quantize_bits, reciprocal_scale
@@ -43,7 +51,7 @@ from golden.rlsru import RlsruConfig
 from .fastgolden import RandomStream, fp_accumulate, int_gemm, round_fp
 
 ARITHS = ("fp32", "int8", "fp8")
-GRADS = ("rne", "rtz", "sr", "arc")
+GRADS = ("rne", "rtz", "sr", "arc", "dagq", "gvq")
 SCHEMES = ("per_lane", "leap", "split", "replay", "phase")
 ACCS = ("fp32", "seq", "static", "dga", "dga_exp")
 
@@ -128,6 +136,11 @@ def quantize_tensor(x, mode="rne", rnd=None, trace=None):
     return codes, s
 
 
+class _LayerCtx(tuple):
+    """The INT8 forward context ``(qx, sx, qw, sw)``; ``key`` identifies the layer."""
+    key = None
+
+
 class Int8Arith(Arith):
     """INT8 operands, INT32 MAC-array accumulation, gradient rounding ``grad``."""
 
@@ -140,6 +153,9 @@ class Int8Arith(Arith):
         self.stream = (RandomStream(RlsruConfig(lanes=LANES, frac_bits=FRAC_BITS, scheme=rlsru,
                                                 seed=seed)) if grad == "sr" else None)
         self.arc_z = arc_z
+        self.dagq = DagqQuantizerConfig(lanes=2, scheme="replay", seed=seed) if grad == "dagq" \
+            else None
+        self.gvq_state = {}                  # MCS state per (layer weights, path)
         self.overflows = 0
         self.name = "int8-" + grad + (f"-{rlsru}" if grad == "sr" else "")
         #: set to a list to record every GEMM and gradient quantization (tests replay them on RTL)
@@ -167,10 +183,56 @@ class Int8Arith(Arith):
         self._shape(x.shape[0], x.shape[1], w.shape[1])
         qx, sx = quantize_tensor(x, "rne")
         qw, sw = quantize_tensor(w, "rne")
-        return self._gemm(qx, qw, sx, sw), (qx, sx, qw, sw)
+        ctx = _LayerCtx((qx, sx, qw, sw))
+        ctx.key = id(w)                      # the layer's weight array: its MCS state (gvq)
+        return self._gemm(qx, qw, sx, sw), ctx
+
+    def _gemm_cols(self, A, B, scale):
+        """INT GEMM dequantized with a float32 scale per output column."""
+        C, ovf = int_gemm(self.mac, A, B)
+        self.overflows += int(ovf.sum())
+        return C.astype(np.float32) * scale.astype(np.float32)
+
+    def _backward_dagq(self, dy, qx, sx, qw, sw, need_dx):
+        res = ots(self.dagq, np.ascontiguousarray(dy, dtype=np.float32))
+        self.dagq = self.dagq.replace(seed=res.next_seed)
+        q, reg, r = res.codes, res.region, res.regs
+        parts = (np.where(reg == 0, q, 0).astype(np.int8), np.where(reg != 0, q, 0).astype(np.int8),
+                 ((reg == 2).astype(np.int8) - (reg == 1).astype(np.int8)))
+        scales = (r.s1, r.s2, r.th)
+        self._shape(qx.shape[1], qx.shape[0], q.shape[1])
+        t = [self._gemm(qx.T, g, sx, s) for g, s in zip(parts, scales)]
+        dw = (t[0] + t[1]).astype(np.float32) + t[2]
+        dx = None
+        if need_dx:
+            self._shape(q.shape[0], q.shape[1], qw.shape[0])
+            t = [self._gemm(g, qw.T, s, sw) for g, s in zip(parts, scales)]
+            dx = (t[0] + t[1]).astype(np.float32) + t[2]
+        return dx, dw
+
+    def _backward_gvq(self, dy, qx, sx, qw, sw, key, need_dx):
+        dy = np.ascontiguousarray(dy, dtype=np.float32)
+        s, _, _ = gvq_scales(dy, self.gvq_state.setdefault((key, "w"), {}), axis=1)
+        cb, ib = gvq_registers(s)
+        qg, _, _, _ = gvq_quantize_bits(dy.view(np.uint32), cb[None, :], ib[None, :], "rne")
+        self._shape(qx.shape[1], qx.shape[0], qg.shape[1])
+        dw = self._gemm_cols(qx.T, qg, np.float32(sx) * (s / np.float32(127))[None, :])
+        dx = None
+        if need_dx:
+            s1, _, _ = gvq_scales(dy, self.gvq_state.setdefault((key, "x"), {}), axis=None)
+            cb, ib = gvq_registers(s1)
+            qg1, _, _, _ = gvq_quantize_bits(dy.view(np.uint32), cb[0], ib[0], "rne")
+            self._shape(qg1.shape[0], qg1.shape[1], qw.shape[0])
+            dx = self._gemm(qg1, qw.T, np.float32(s1[0] / np.float32(127)), sw)
+        return dx, dw
 
     def backward(self, dy, ctx, need_dx=True):
         qx, sx, qw, sw = ctx
+        key = getattr(ctx, "key", None)
+        if self.grad == "dagq":
+            return self._backward_dagq(dy, qx, sx, qw, sw, need_dx)
+        if self.grad == "gvq":
+            return self._backward_gvq(dy, qx, sx, qw, sw, key, need_dx)
         qg, sg = self.quantize_grad(dy)
         self._shape(qx.shape[1], qx.shape[0], qg.shape[1])
         dw = self._gemm(qx.T, qg, sx, sg)

@@ -30,7 +30,8 @@ def add_parser(subparsers):
                               "(docs/training.md)")
     s.add_argument("--dataset", default="mnist1d", help="mnist1d or digits")
     s.add_argument("--arith", default="fp32", help="fp32, int8 or fp8")
-    s.add_argument("--grad", help="int8 gradient rounding: rne (default), rtz, sr, arc")
+    s.add_argument("--grad", help="int8 gradient rounding: rne (default), rtz, sr, arc, dagq "
+                   "(LowGradQ dual scale + OTS), gvq (per-channel GVQ + MCS)")
     s.add_argument("--rlsru", help="random source of --grad sr: per_lane, leap, split (default), "
                    "replay, phase")
     s.add_argument("--acc", help="fp8 accumulation: fp32, seq, static, dga (default), dga_exp")
