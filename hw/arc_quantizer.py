@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 from golden.arc_quantizer import ARC_FRAC_BITS, ArcQuantizerConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
+from .fp_add import register_values
 from .quantizer import QuantizerLane
 from .rounding import sticky_flags
 
@@ -134,19 +135,12 @@ class ArcQuantizer(BlockComponent):
             ]
             v, k = mul.p, cl.clip
             if c.pipelined:
-                v_reg = Signal(32, name=f"v{i}")
-                k_reg = Signal(name=f"k{i}")
-                with m.If(en):
-                    m.d.sync += [v_reg.eq(v), k_reg.eq(k)]
-                v, k = v_reg, k_reg
+                v, k = register_values(m, (v, k), en, f"lane{i}")
             v_in.append(v)
             k_in.append(k)
         stage_valid = take
         if c.pipelined:
-            valid1 = Signal()
-            with m.If(en):
-                m.d.sync += valid1.eq(take)
-            stage_valid = valid1
+            stage_valid, = register_values(m, (take,), en, "stage1_valid")
 
         # --- stage 2: round (RTZ, or RTZ/RNE by the rne input), output register -----------------
         with m.If(en):

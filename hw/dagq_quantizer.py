@@ -21,7 +21,7 @@ from golden.dagq_quantizer import DagqQuantizerConfig, rlsru_config
 from golden.fp_add import FpAddConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
-from .fp_add import fp_add_datapath
+from .fp_add import fp_add_datapath, register_values
 from .quantizer import QuantizerLane
 from .rlsru import Rlsru
 from .rounding import sticky_flags
@@ -156,18 +156,11 @@ class DagqQuantizer(BlockComponent):
                          sel.inv1.eq(self.inv1), sel.inv2.eq(self.inv2)]
             v, reg, r = sel.v, sel.region, src.out.payload[i]
             if c.pipelined:
-                v_r, reg_r = Signal(32, name=f"v{i}"), Signal(2, name=f"reg{i}")
-                r_r = Signal(c.frac_bits, name=f"r{i}")
-                with m.If(en):
-                    m.d.sync += [v_r.eq(v), reg_r.eq(reg), r_r.eq(r)]
-                v, reg, r = v_r, reg_r, r_r
+                v, reg, r = register_values(m, (v, reg, r), en, f"lane{i}")
             lanes1.append((v, reg, r))
         stage_valid = take
         if c.pipelined:
-            valid1 = Signal()
-            with m.If(en):
-                m.d.sync += valid1.eq(take)
-            stage_valid = valid1
+            stage_valid, = register_values(m, (take,), en, "stage1_valid")
 
         # --- stage 2: SR on the shared rounding stage, output register ------------------------
         with m.If(en):

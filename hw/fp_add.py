@@ -14,7 +14,7 @@ from golden.fp_add import FpAddConfig
 from .block import BlockComponent
 
 __all__ = ["FpAdd", "fp_add_stage1", "fp_add_stage2", "fp_add_datapath", "pipeline_control",
-           "leading_zeros", "register_stage"]
+           "leading_zeros", "register_stage", "register_values"]
 
 
 def register_stage(m, values, enable, prefix="p1"):
@@ -28,6 +28,15 @@ def register_stage(m, values, enable, prefix="p1"):
             m.d.sync += r.eq(v)
         regs[k] = r
     return regs
+
+
+def register_values(m, values, enable, prefix):
+    """:func:`register_stage` for a tuple: each signal registered when ``enable`` is high (``None``
+    entries pass through unchanged); returns the registers in the same order. The optional
+    product-register stage of every quantizer lane uses it."""
+    regs = register_stage(m, {f"{k}": v for k, v in enumerate(values) if v is not None},
+                          enable, prefix)
+    return tuple(None if v is None else regs[f"{k}"] for k, v in enumerate(values))
 
 
 def pipeline_control(m, inp, out, stages):

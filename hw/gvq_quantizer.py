@@ -17,6 +17,7 @@ from golden.gvq_quantizer import GvqQuantizerConfig, rlsru_config
 from .arc_quantizer import ClipLane
 from .block import BlockComponent
 from .fp32 import Fp32Mul
+from .fp_add import register_values
 from .quantizer import QuantizerLane
 from .rlsru import Rlsru
 from .rounding import sticky_flags
@@ -110,22 +111,11 @@ class GvqQuantizer(BlockComponent):
             v, k = mul.p, cl.clip
             r = src.out.payload[i] if sr else None
             if c.pipelined:
-                v_r, k_r = Signal(32, name=f"v{i}"), Signal(name=f"k{i}")
-                with m.If(en):
-                    m.d.sync += [v_r.eq(v), k_r.eq(k)]
-                v, k = v_r, k_r
-                if sr:
-                    r_r = Signal(c.frac_bits, name=f"r{i}")
-                    with m.If(en):
-                        m.d.sync += r_r.eq(r)
-                    r = r_r
+                v, k, r = register_values(m, (v, k, r), en, f"lane{i}")
             lanes1.append((v, k, r))
         stage_valid = quant
         if c.pipelined:
-            valid1 = Signal()
-            with m.If(en):
-                m.d.sync += valid1.eq(quant)
-            stage_valid = valid1
+            stage_valid, = register_values(m, (quant,), en, "stage1_valid")
 
         # --- stage 2: the shared rounding stage, output register ------------------------------
         with m.If(en):

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 from golden.quantizer import QuantizerConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
+from .fp_add import register_values
 from .rounding import Fp32ToFixed, RoundStage, sticky_flags
 
 __all__ = ["QuantizerLane", "Quantizer"]
@@ -157,22 +158,11 @@ class Quantizer(BlockComponent):
             m.d.comb += [mul.a.eq(self.inp.payload[i]), mul.b.eq(self.inv_scale)]
             v, r = mul.p, (self.rnd.payload[i] if sr else None)
             if c.pipelined:
-                v_reg = Signal(32, name=f"v{i}")
-                with m.If(en):
-                    m.d.sync += v_reg.eq(v)
-                v = v_reg
-                if sr:
-                    r_reg = Signal(c.frac_bits, name=f"r{i}")
-                    with m.If(en):
-                        m.d.sync += r_reg.eq(r)
-                    r = r_reg
+                v, r = register_values(m, (v, r), en, f"lane{i}")
             v_in.append(v)
             r_in.append(r)
         if c.pipelined:
-            valid1 = Signal()
-            with m.If(en):
-                m.d.sync += valid1.eq(take)
-            stage_valid = valid1
+            stage_valid, = register_values(m, (take,), en, "stage1_valid")
 
         # --- stage 2: round, saturate, output register ------------------------------------------
         with m.If(en):
