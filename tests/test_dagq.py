@@ -30,28 +30,14 @@ from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.blocks.dagq_quantizer import beats_scenario
 from sim.blocks.quantizer import special_bits
 
+from .spec_oracles import spec_rlsru_stream
+
 TINY = 2.0 ** -126
 
 
 # --------------------------------------------------------------------------------------------
 # Oracles
 # --------------------------------------------------------------------------------------------
-
-def lfsr16_step(s):
-    bit = ((s >> 0) ^ (s >> 2) ^ (s >> 3) ^ (s >> 5)) & 1
-    return ((s >> 1) | (bit << 15)) & 0xFFFF
-
-
-def rlsru_stream(seed, n):
-    """docs/spec.md#rlsru, written out."""
-    s = seed & 0xFFFF or 0xACE1
-    out = np.empty(n, np.int64)
-    for i in range(0, n, 2):
-        s = lfsr16_step(s)
-        out[i] = s >> 8
-        if i + 1 < n:
-            out[i + 1] = s & 0xFF
-    return out
 
 
 def _f32(x):
@@ -182,7 +168,7 @@ def test_config_names_latency_and_bad_inputs():
 @pytest.mark.parametrize("scheme", ["split", "replay"])
 def test_stream_is_the_spec_rlsru_stream(scheme):
     cfg = DagqQuantizerConfig(lanes=2, frac_bits=8, scheme=scheme, seed=0xBEEF)
-    assert np.array_equal(random_stream(cfg, 1001), rlsru_stream(0xBEEF, 1001))
+    assert np.array_equal(random_stream(cfg, 1001), spec_rlsru_stream(0xBEEF, 1001))
     assert list(random_stream(DagqQuantizerConfig(), 6)) == [86, 112, 171, 56, 85, 156]
 
 
@@ -359,7 +345,7 @@ def test_ots_matches_float64_oracle(scale, shape):
     g = _tensor(rng, int(np.prod(shape)), scale).reshape(shape)
     cfg = DagqQuantizerConfig(lanes=2, scheme="replay", seed=0x1234)
     res = ots(cfg, g)
-    r = rlsru_stream(0x1234, g.size)               # the same stream for every pass
+    r = spec_rlsru_stream(0x1234, g.size)               # the same stream for every pass
     gmax, sigma, cands, mses, k = oracle_ots(g, r, 8)
     assert res.gmax == gmax and res.sigma == sigma
     assert np.array_equal(res.candidates, cands.astype(np.float32))

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 import golden.rlsru as grlsru
-from golden.lfsr import LfsrConfig, mat_pow, output_bits, step, transition_matrix
+from golden.lfsr import LfsrConfig, mat_pow, output_bits, transition_matrix
 from golden.params import ConfigError
 from golden.rlsru import (PERIOD, SCHEMES, RlsruConfig, generate, generate_tensors,
                           leap_seed, leap_width,
@@ -43,22 +43,7 @@ from sim.blocks.rlsru import request_scenario
 from sim.transactors import pack
 from sim.rlsru_sweep import bias_tolerance, chi2_limit, corr_tolerance, predicted_corr
 
-
-def spec_lfsr16_step(s):
-    bit = ((s >> 0) ^ (s >> 2) ^ (s >> 3) ^ (s >> 5)) & 1
-    return ((s >> 1) | (bit << 15)) & 0xFFFF
-
-
-def spec_rlsru_stream(seed, n):
-    """Verbatim from docs/spec.md#rlsru (with the spec's lfsr16_step)."""
-    s = seed & 0xFFFF or 0xACE1
-    out = np.empty(n, np.int64)
-    for i in range(0, n, 2):
-        s = spec_lfsr16_step(s)
-        out[i] = s >> 8
-        if i + 1 < n:
-            out[i + 1] = s & 0xFF
-    return out
+from .spec_oracles import spec_lfsr16_step, spec_rlsru_stream
 
 
 def rotl16(s, r):
