@@ -105,6 +105,19 @@ def cmd_verilog(args):
     return 0
 
 
+def print_run(res, vectors, vcd=None, rate_note=""):
+    """The result lines every ``lobit sim`` run prints (counts, cycles, speed, first mismatches)."""
+    rate = res.cycles / res.seconds if res.seconds else float("nan")
+    print(f"vectors checked: {vectors}  (outputs compared: {res.checked})")
+    print(f"mismatches:      {len(res.mismatches)}")
+    print(f"cycles:          {res.cycles}")
+    print(f"cycles/s:        {rate:,.0f}{rate_note}")
+    if vcd:
+        print(f"waveform:        {vcd}")
+    for m in res.mismatches[:10]:
+        print(f"  MISMATCH {m}")
+
+
 def _progress(cycle, got, want):
     print(f"  ... cycle {cycle}: {got}/{want} outputs", file=sys.stderr, flush=True)
 
@@ -152,15 +165,7 @@ def cmd_sim(args):
         except SimulatorMissing as e:
             print(f"lobit: error: {e}", file=sys.stderr)
             return 2
-    rate = res.cycles / res.seconds if res.seconds else float("nan")
-    print(f"vectors checked: {scenario.vectors}  (outputs compared: {res.checked})")
-    print(f"mismatches:      {len(res.mismatches)}")
-    print(f"cycles:          {res.cycles}")
-    print(f"cycles/s:        {rate:,.0f}")
-    if args.vcd:
-        print(f"waveform:        {args.vcd}")
-    for m in res.mismatches[:10]:
-        print(f"  MISMATCH {m}")
+    print_run(res, scenario.vectors, args.vcd)
     return 0 if res.ok else 1
 
 

@@ -1004,16 +1004,9 @@ def cli_sim(args, block, cfg) -> int:
     except NativeError as e:            # compiler or library trouble, not a design mismatch
         print(f"lobit: error: {e}", file=sys.stderr)
         return 1
-    rate = res.cycles / res.seconds if res.seconds else float("nan")
-    print(f"vectors checked: {vectors}  (outputs compared: {res.checked})")
-    print(f"mismatches:      {len(res.mismatches)}")
-    print(f"cycles:          {res.cycles}")
-    print(f"cycles/s:        {rate:,.0f}  (C++ loop only)")
+    from .cli import print_run
+    print_run(res, vectors, args.vcd, rate_note="  (C++ loop only)")
     print(f"build:           {res.build_seconds:.1f} s ({'cached' if res.build_cached else 'built'})")
-    if args.vcd:
-        print(f"waveform:        {args.vcd}")
-    for m in res.mismatches[:10]:
-        print(f"  MISMATCH {m}")
     for line in res.report:
         print(f"  {line}")
     if res.vcd:
