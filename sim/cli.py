@@ -265,6 +265,9 @@ def build_parser():
     from .precision import add_parser as add_precision_parser   # docs/blocks/precision.md
     add_precision_parser(sub)
 
+    from .sweep.cli import add_parser as add_sweep_parser    # lobit sweep / report (docs/sweeps.md)
+    add_sweep_parser(sub)
+
     from train.cli import add_parser as add_train_parser     # lobit train (docs/training.md)
     add_train_parser(sub)
     return p

@@ -1,0 +1,91 @@
+"""Study metrics a sweep can measure per point (``measure = ["metric"]``, ``[grid.metric]``).
+
+A metric is ``fn(cfg, params, **args) -> dict``: ``cfg`` is the point's block configuration
+(``None`` for a grid without a block), ``params`` the point's parameters, ``args`` the spec's
+``[grid.metric] args``. The dict is stored as the row's report; a list under ``"rows"`` becomes
+several report records (one per row, each with the point's parameters), for metrics that compute
+a small table per point. Each entry of :data:`METRICS` has a version that enters the result key:
+bump it when the metric's code changes, so stored rows are not reused.
+
+Names map to ``"module:function"``; a spec may also give such a path directly.
+"""
+
+from __future__ import annotations
+
+from golden.params import ConfigError
+
+__all__ = ["METRICS", "check_metric", "metric_function", "metric_version"]
+
+#: name -> (``"module:function"``, version)
+METRICS = {
+    "rlsru_quality": ("sim.rlsru_sweep:quality_metric", 1),
+    "arc_error": ("sim.arc_study:error_metric", 1),
+    "arc_latency": ("sim.arc_study:latency_metric", 1),
+    "dga_error": ("sim.sweep.metrics:dga_error", 1),
+    "lfsr_period": ("sim.sweep.metrics:lfsr_period", 1),
+}
+
+
+def check_metric(name):
+    """Raise :class:`ConfigError` unless ``name`` is a known metric or a ``module:function``."""
+    if isinstance(name, str) and (name in METRICS or name.count(":") == 1):
+        return
+    raise ConfigError(f"metric {name!r} is unknown: allowed values are {', '.join(METRICS)} or "
+                      f"\"package.module:function\".")
+
+
+def metric_function(name):
+    from .spec import resolve_design
+    return resolve_design(METRICS[name][0] if name in METRICS else name)
+
+
+def metric_version(name) -> int:
+    return METRICS[name][1] if name in METRICS else 0
+
+
+# --- metrics defined here -----------------------------------------------------------------------
+
+def dga_error(cfg, params, N, trials=256, seed=2024, mantissas=tuple(range(6, 15)), order=()):
+    """Accumulation error of every scheme at one dot-product length ``N`` (:mod:`sim.dga_study`).
+
+    ``order`` lists the lengths that the original serial study drew before ``N`` from the same
+    generator (its ``Ns``); their operands are drawn and dropped first, so the numbers equal
+    those of ``python -m sim.dga_study`` with that ``Ns``. Returns ``results`` (scheme -> format
+    -> metrics, as ``bench/dga_study.json``) and ``rows`` (one per scheme and format, with the
+    accumulator width ``bits``).
+    """
+    import math
+
+    import numpy as np
+
+    from sim import dga_study as ds
+    rng = np.random.default_rng(seed)
+    order = list(order)
+    if order and N in order:
+        for n in order[:order.index(N)]:
+            ds.fp8_dot_products(n, trials, rng)
+    P = ds.fp8_dot_products(N, trials, rng)
+    exact = np.array([math.fsum(row) for row in P])
+    norm = np.sqrt(np.array([math.fsum(row * row) for row in P]))
+    sums = ds.run_schemes(P, mantissas)
+    fmts = [f"E{ds.E}M{m}" for m in mantissas] + [f"E{ds.E}M6 hw"]
+    res, rows = {}, []
+    for s in ds.SCHEMES:
+        err = np.abs(sums[s] - exact[None, :])
+        res[s] = {}
+        for i, r in enumerate(fmts):
+            d = {"norm_err_mean": float(np.mean(err[i] / norm)),
+                 "norm_err_max": float(np.max(err[i] / norm)),
+                 "rel_err_median": float(np.median(err[i] / np.abs(exact)))}
+            res[s][r] = d
+            rows.append({"scheme": s, "format": r, "hw_products": r.endswith("hw"),
+                         "bits": 1 + ds.E + int(r.split()[0][3:]), **d})
+    return {"N": N, "results": res, "rows": rows}
+
+
+def lfsr_period(cfg, params, beats=4096):
+    """Distinct states in the first ``beats`` beats of an LFSR configuration (a cheap metric
+    used by the tests and the example spec)."""
+    from golden.lfsr import beat_states
+    s = beat_states(cfg, beats)
+    return {"beats": beats, "distinct_states": int(len({int(x) for x in s.reshape(-1)}))}
