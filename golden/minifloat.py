@@ -52,7 +52,7 @@ import numpy as np
 from .params import ConfigError, Param
 
 __all__ = ["FP_FORMAT_PARAMS", "FpFormatParams", "FpFormat", "ROUNDING_MODES", "MAN_BITS_MAX", "check_mode", "fp_round", "encode",
-           "decode", "fp_add", "fp_mul", "exact_product_format", "FpResult", "classify"]
+           "decode", "fp_add", "check_addend_format", "ADDEND_PARAM", "fp_mul", "exact_product_format", "FpResult", "classify"]
 
 #: the rounding modes every FP block accepts
 ROUNDING_MODES = ("rne", "rtz")
@@ -307,32 +307,62 @@ def encode(fmt: FpFormat, x, mode="rne"):
     return bits, ovf
 
 
-def fp_add(fmt: FpFormat, a, b, mode="rne") -> FpResult:
-    """``a + b`` on bit patterns of ``fmt``, rounded once (RNE or RTZ), with the module's policy.
+def check_addend_format(fmt: FpFormat, fmt_b: FpFormat | None) -> FpFormat:
+    """The addend format of a mixed-format addition: ``fmt_b`` (``None`` -> ``fmt``), which must
+    share ``fmt``'s Inf/NaN mode; else :class:`ConfigError`."""
+    if fmt_b is None:
+        return fmt
+    if not isinstance(fmt_b, FpFormat):
+        raise ConfigError(f"addend format {fmt_b!r} is invalid: expected an FpFormat.")
+    if fmt_b.inf_nan != fmt.inf_nan:
+        raise ConfigError(f"addend format {fmt_b.name} and accumulator format {fmt.name} "
+                          f"disagree on inf_nan: both must use the same Inf/NaN mode.")
+    return fmt_b
 
-    The exact sum is formed on integers: the larger-magnitude operand ``x`` is shifted left by
-    ``min(d, m + 3)`` (``d`` = difference of the LSB exponents); when ``d > m + 3`` the smaller
-    operand (less than 1/8 ulp of ``x``) is replaced by a single sticky unit below that window,
-    which lies strictly between the same rounding boundaries, so the rounded result is exact.
+
+def fp_add(fmt: FpFormat, a, b, mode="rne", fmt_b: FpFormat | None = None) -> FpResult:
+    """``a + b`` rounded once (RNE or RTZ) to ``fmt``, with the module's policy.
+
+    ``a`` holds bit patterns of ``fmt``; ``b`` holds bit patterns of ``fmt_b`` (default ``fmt``),
+    the **addend format** of a mixed-format addition, e.g. exact E5M7 products added to an E5M6
+    accumulator: the exact sum of the two values is rounded once to ``fmt`` (never ``b`` first).
+    ``fmt_b`` may have any width (the hardware configs use the accumulator's exponent width and
+    a wider mantissa); its values outside ``fmt``'s range need no special rule: only the rounded
+    sum saturates (``ovf``), a sum below ``fmt``'s subnormals rounds to zero or the smallest
+    subnormal, and Inf/NaN follow the shared Inf/NaN mode.
+
+    The exact sum is formed on integers: ``x`` is the operand of larger magnitude, ``d`` the
+    difference of the LSB exponents ``q_x - q_y`` and ``M`` the wider mantissa. For
+    ``d <= M + 3`` both significands are shifted to the lower LSB exponent (exact; ``d`` may be
+    negative when ``y`` has the coarser quantum). For ``d > M + 3`` the smaller operand
+    (``|y| < 2**(q_x - 3)``, below 1/8 of ``x``'s quantum and so below a quarter of every rounding
+    step of the sum) is replaced by a single sticky unit below an ``M + 3``-bit window, which lies
+    strictly between the same rounding boundaries, so the rounded result is exact.
     """
     check_mode(mode)
+    fb = check_addend_format(fmt, fmt_b)
     a = fmt.check_bits(a)
-    b = fmt.check_bits(b)
+    b = fb.check_bits(b)
     a, b = np.broadcast_arrays(a, b)
-    ca, cb = classify(fmt, a), classify(fmt, b)
-    swap = (b & fmt.mag_mask) > (a & fmt.mag_mask)
+    ca, cb = classify(fmt, a), classify(fb, b)
+    if fb == fmt:
+        swap = (b & fmt.mag_mask) > (a & fmt.mag_mask)
+    else:                                              # compare values (exact float64)
+        va = np.ldexp(ca["sig"].astype(np.float64), ca["q"])
+        vb = np.ldexp(cb["sig"].astype(np.float64), cb["q"])
+        swap = vb > va
     x = {k: np.where(swap, cb[k], ca[k]) for k in ("sign", "sig", "q")}
     y = {k: np.where(swap, ca[k], cb[k]) for k in ("sign", "sig", "q")}
-    w = fmt.m + 3
+    w = max(fmt.m, fb.m) + 3
     d = x["q"] - y["q"]
-    dd = np.minimum(d, w)
-    X = x["sig"] << dd
-    Y = np.where(d > w, (y["sig"] != 0).astype(np.int64), y["sig"])
+    dx = np.clip(d, 0, w)                              # left shift of x
+    X = x["sig"] << dx
+    Y = np.where(d > w, (y["sig"] != 0).astype(np.int64), y["sig"] << np.clip(-d, 0, w))
     sub = x["sign"] != y["sign"]
     S = np.where(sub, X - Y, X + Y)
     zsign = ca["sign"] & cb["sign"]                    # sign of an exact zero sum
     sign = np.where(S == 0, zsign, x["sign"])
-    bits, ovf = fp_round(fmt, sign, S, x["q"] - dd, mode)
+    bits, ovf = fp_round(fmt, sign, S, x["q"] - dx, mode)
     nan = np.zeros(a.shape, dtype=bool)
     if fmt.inf_nan:
         nan = ca["nan"] | cb["nan"] | (ca["inf"] & cb["inf"] & (ca["sign"] != cb["sign"]))
@@ -413,10 +443,53 @@ FP_FORMAT_PARAMS = (
 )
 
 
+#: The addend-format parameter of the blocks with a mixed-format adder (``fp_add``, ``dga``):
+#: operand ``b`` / every addend is FP(exp_bits, addend_man); ``0`` (default) means ``man_bits``
+#: (one format, the Verilog of every earlier configuration unchanged). The exponent width is the
+#: accumulator's (docs/blocks/fp_add.md: a wider addend exponent is saturated where the addend
+#: is formed, by fp_mul's output format).
+ADDEND_PARAM = Param("addend_man", int, 0, "mantissa bits of the addend (operand b): the sum of "
+                     "an FP(e, addend_man) addend and the FP(e, m) accumulator is rounded once "
+                     "to FP(e, m); 0 = man_bits (one format)", lo=0, hi=MAN_BITS_MAX)
+
+
 class FpFormatParams:
-    """Mixin of the configs built on :data:`FP_FORMAT_PARAMS`: their :class:`FpFormat`."""
+    """Mixin of the configs built on :data:`FP_FORMAT_PARAMS`: their :class:`FpFormat`, and for
+    configs with :data:`ADDEND_PARAM` (declared last) the addend format."""
 
     @property
     def fmt(self) -> FpFormat:
         """The format of the operands, the result and (for accumulators) the registers."""
         return FpFormat(self.exp_bits, self.man_bits, self.inf_nan)
+
+    @property
+    def addend_fmt(self) -> FpFormat:
+        """The format of operand ``b`` (the addends): FP(e, addend_man), or :attr:`fmt`."""
+        am = getattr(self, "addend_man", 0)
+        return self.fmt if am in (0, self.man_bits) else FpFormat(self.exp_bits, am, self.inf_nan)
+
+    @property
+    def mixed(self) -> bool:
+        """The addend format is wider than the accumulator format."""
+        return self.addend_fmt != self.fmt
+
+    def _check_addend(self):
+        am = getattr(self, "addend_man", 0)
+        if am and am < self.man_bits:
+            raise ConfigError(f"{self.BLOCK} parameter addend_man={am} is out of range: allowed "
+                              f"values are 0 or an integer in {self.man_bits}..{MAN_BITS_MAX} "
+                              f"(at least man_bits={self.man_bits}).")
+
+    @property
+    def module_name(self) -> str:
+        """The block's module name; the addend tag only for a mixed format, so that a
+        one-format configuration keeps its earlier name (and Verilog)."""
+        name = super().module_name
+        if "addend_man" in self._values:
+            tag = self.TAGS.get("addend_man", "addend_man")
+            suffix = f"_{tag}{self.addend_man}"
+            assert name.endswith(suffix), "addend_man must be the last parameter"
+            name = name[:-len(suffix)]
+            if self.mixed:
+                name += f"_{tag}{self.addend_man}"
+        return name

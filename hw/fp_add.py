@@ -14,7 +14,7 @@ from golden.fp_add import FpAddConfig
 from .block import BlockComponent
 
 __all__ = ["FpAdd", "fp_add_stage1", "fp_add_stage2", "fp_add_datapath", "pipeline_control",
-           "leading_zeros", "register_stage", "register_values"]
+           "leading_zeros", "register_stage", "register_values", "widen", "fp_round_addend"]
 
 
 def register_stage(m, values, enable, prefix="p1"):
@@ -69,12 +69,36 @@ def leading_zeros(m, value, width, name):
     return lz
 
 
+def _datapath_format(f, fb):
+    """The addend format ``fb`` (``None`` -> ``f``); it must have ``f``'s exponent width and
+    Inf/NaN mode and at least its mantissa width (the configs guarantee it)."""
+    if fb is None:
+        return f
+    assert fb.e == f.e and fb.inf_nan == f.inf_nan and fb.m >= f.m, (f, fb)
+    return fb
+
+
+def widen(f, fb, x):
+    """The FP(e, m) bit pattern ``x`` as the same value in the wider FP(e, m') ``fb``: the
+    exponent field, bias and Inf/NaN encoding are the same, so the pattern is shifted left by
+    ``m' - m`` (zero fraction bits below)."""
+    k = _datapath_format(f, fb).m - f.m
+    return x if k == 0 else Cat(Const(0, k), x)
+
+
 # --- stage 1: unpack, order, align, add ---------------------------------------------------
-def fp_add_stage1(m, f, a, b):
+def fp_add_stage1(m, f, a, b, fb=None):
     """Stage 1 of the FP(e, m) adder in ``m``: unpack, order, align, add.
 
-    ``f`` is the :class:`golden.minifloat.FpFormat`; returns the dict of signals stage 2 needs.
+    ``f`` is the :class:`golden.minifloat.FpFormat` of ``a`` and of the sum; ``fb`` (default
+    ``f``) the addend format of ``b``, FP(e, m') with ``m' >= m``. With a wider addend ``a`` is
+    widened to FP(e, m') (:func:`widen`, exact) and the whole stage works in FP(e, m'): its
+    guard/round/sticky window is exact for any rounding to ``m <= m'`` bits (the rounding steps
+    of the sum are then only coarser). Returns the dict of signals stage 2 needs.
     """
+    fd = _datapath_format(f, fb)
+    a = widen(f, fd, a)
+    f = fd
     e, mb = f.e, f.m
     W = mb + 4                                  # hidden + m + guard/round/sticky
     ones = f.exp_ones
@@ -124,12 +148,15 @@ def fp_add_stage1(m, f, a, b):
             "inf_sign": inf_sign}
 
 # --- stage 2: normalize, round, pack, saturate, specials -----------------------------------
-def fp_add_stage2(m, f, rounding, s1):
-    """Stage 2 of the FP(e, m) adder in ``m``: normalize, round (``"rne"``/``"rtz"``), pack,
-    saturate, specials. Returns ``(bits, nan, ovf)``.
+def fp_add_stage2(m, f, rounding, s1, fb=None):
+    """Stage 2 of the FP(e, m) adder in ``m``: normalize, round (``"rne"``/``"rtz"``) to ``f``,
+    pack, saturate, specials. ``fb`` is stage 1's addend format (the sum ``S`` is in its
+    ``m' + 5``-bit window); the ``m' - m`` bits below ``f``'s mantissa join the round/sticky
+    bits, so the exact sum is rounded once to FP(e, m). Returns ``(bits, nan, ovf)``.
     """
     e, mb = f.e, f.m
-    W = mb + 4
+    k = _datapath_format(f, fb).m - mb                  # extra fraction bits of the addend
+    W = mb + k + 4
     S, ex = s1["S"], s1["ex"]
     carry = S[W]
     lz = leading_zeros(m, S, W, "lz")
@@ -143,8 +170,8 @@ def fp_add_stage2(m, f, rounding, s1):
         m.d.comb += [N.eq(Cat(S[0] | S[1], S[2:W + 1])), ee.eq(ex + 1)]
     with m.Else():
         m.d.comb += [N.eq((S[:W] << sh)[:W]), ee.eq(ex - sh)]
-    n = N[3:W]
-    guard, rest = N[2], N[1] | N[0]
+    n = N[3 + k:W]
+    guard, rest = N[2 + k], (N[1] | N[0]) if k == 0 else N[:2 + k].any()
     up = (guard & (rest | n[0])) if rounding == "rne" else Const(0)
     mag = Signal(e + mb + 2, name="mag")
     m.d.comb += mag.eq(((ee - 1) << mb) + n + up)
@@ -177,8 +204,9 @@ class FpAdd(BlockComponent):
 
     Members
     -------
-    inp : ``In(stream.Signature(StructLayout{a: 1+e+m, b: 1+e+m}))``
-        Operand bit patterns (``sign | exponent | mantissa``).
+    inp : ``In(stream.Signature(StructLayout{a: 1+e+m, b: 1+e+m'}))``
+        Operand bit patterns (``sign | exponent | mantissa``): ``a`` in FP(e, m), ``b`` in the
+        addend format FP(e, m') (``m' = addend_man``, default ``m``).
     out : ``Out(stream.Signature(StructLayout{bits: 1+e+m, nan: 1, ovf: 1}))``
         The result's bit pattern, ``nan`` (the result is the canonical NaN) and ``ovf`` (a finite
         result saturated to +-max), exactly as :func:`golden.minifloat.fp_add`.
@@ -194,7 +222,9 @@ class FpAdd(BlockComponent):
 
     Datapath
     --------
-    Operands are ordered by magnitude (``|x| >= |y|``), the smaller significand is shifted right
+    With a wider addend, ``a`` is widened to FP(e, m') (exact: ``m' - m`` zero bits) and the
+    datapath below runs on ``m'``-bit mantissas; only the final rounding is at ``m`` bits, so
+    the exact sum is rounded once. Operands are ordered by magnitude (``|x| >= |y|``), the smaller significand is shifted right
     by the exponent difference into a ``m+4``-bit window (hidden bit, ``m`` fraction bits, guard,
     round, sticky; the bits shifted out are ORed into the sticky bit), added or subtracted, then
     normalized (one right shift on carry-out, else a left shift by the leading-zero count, limited
@@ -207,7 +237,7 @@ class FpAdd(BlockComponent):
     def _members(self, c):
         w = c.fmt.width
         return {
-            "inp": In(stream.Signature(data.StructLayout({"a": w, "b": w}))),
+            "inp": In(stream.Signature(data.StructLayout({"a": w, "b": c.addend_fmt.width}))),
             "out": Out(stream.Signature(data.StructLayout({"bits": w, "nan": 1, "ovf": 1}))),
             "nan_seen": Out(1),
             "overflow": Out(1),
@@ -217,10 +247,11 @@ class FpAdd(BlockComponent):
         m = Module()
         stages = self.latency
         adv = pipeline_control(m, self.inp, self.out, stages)
-        s1 = fp_add_stage1(m, self._cfg.fmt, self.inp.payload.a, self.inp.payload.b)
-        if self._cfg.pipelined:
+        c = self._cfg
+        s1 = fp_add_stage1(m, c.fmt, self.inp.payload.a, self.inp.payload.b, c.addend_fmt)
+        if c.pipelined:
             s1 = register_stage(m, s1, adv[0])
-        bits, nan, ovf = fp_add_stage2(m, self._cfg.fmt, self._cfg.rounding, s1)
+        bits, nan, ovf = fp_add_stage2(m, c.fmt, c.rounding, s1, c.addend_fmt)
         with m.If(adv[-1]):
             m.d.sync += [self.out.payload.bits.eq(bits), self.out.payload.nan.eq(nan),
                          self.out.payload.ovf.eq(ovf)]
@@ -232,7 +263,7 @@ class FpAdd(BlockComponent):
         return m
 
 
-def fp_add_datapath(cfg, m, a, b):
+def fp_add_datapath(cfg, m, a, b, fb=None):
     """Combinational FP(e, m) adder (the :class:`FpAdd` datapath, stage 1 + stage 2) in ``m``.
 
     Parameters
@@ -242,11 +273,54 @@ def fp_add_datapath(cfg, m, a, b):
     m : amaranth.hdl.Module
         The module that receives the combinational logic.
     a, b : Value
-        Operand bit patterns (``1 + e + m`` bits).
+        Operand bit patterns: ``a`` in ``cfg.fmt`` (``1 + e + m`` bits), ``b`` in ``fb``.
+    fb : FpFormat, optional
+        Format of ``b`` (default ``cfg.fmt``); a wider addend format (e.g. the DGA's
+        ``cfg.addend_fmt``) makes it the mixed-format adder with one rounding.
 
     Returns
     -------
-    ``(bits, nan, ovf)`` of ``a + b``, exactly :func:`golden.minifloat.fp_add`. The accumulators
-    (:mod:`hw.dga`, :mod:`hw.fp_acc`) use this so there is one adder implementation.
+    ``(bits, nan, ovf)`` of ``a + b`` rounded to ``cfg.fmt``, exactly
+    :func:`golden.minifloat.fp_add`. The accumulators (:mod:`hw.dga`, :mod:`hw.fp_acc`) use
+    this so there is one adder implementation.
     """
-    return fp_add_stage2(m, cfg.fmt, cfg.rounding, fp_add_stage1(m, cfg.fmt, a, b))
+    return fp_add_stage2(m, cfg.fmt, cfg.rounding, fp_add_stage1(m, cfg.fmt, a, b, fb), fb)
+
+
+def fp_round_addend(m, f, fb, rounding, v):
+    """``+0 + v`` for an addend ``v`` of the wider FP(e, m') ``fb``: ``v`` rounded once to
+    ``f`` = FP(e, m) without an adder, exactly :func:`golden.minifloat.fp_add` ``(f, 0, v, fb)``
+    (``-0`` gives ``+0``, a NaN the canonical NaN, a finite value above ``f``'s largest
+    saturates with ``ovf``). Both formats share the exponent field, so rounding the magnitude
+    pattern as an integer (dropping ``m' - m`` bits, RNE or RTZ, the carry running into the
+    exponent) is the FP rounding, subnormals included. Returns ``(bits, nan, ovf)``; the
+    one-adder DGA loads a group's first addend through it.
+    """
+    e, mb = f.e, f.m
+    k = fb.m - mb
+    assert k > 0 and fb.e == e and fb.inf_nan == f.inf_nan, (f, fb)
+    sign, E, M = v[e + fb.m], v[fb.m:fb.m + e], v[:fb.m]
+    kept = v[k:e + fb.m]
+    guard = v[k - 1]
+    rest = v[:k - 1].any() if k > 1 else Const(0)
+    up = (guard & (rest | kept[0])) if rounding == "rne" else Const(0)
+    mag = Signal(e + mb + 1, name="first_mag")
+    m.d.comb += mag.eq(kept + up)
+    special = (E == f.exp_ones) if f.inf_nan else Const(0)
+    nan = Signal(name="first_nan")
+    ovf = Signal(name="first_ovf")
+    m.d.comb += [nan.eq(special & (M != 0)), ovf.eq(~special & (mag > f.max_code))]
+    bits = Signal(f.width, name="first_bits")
+    nan_code = f.nan_code if f.inf_nan else 0
+    inf_code = f.inf_code if f.inf_nan else 0
+    with m.If(nan):
+        m.d.comb += bits.eq(nan_code)
+    with m.Elif(special):
+        m.d.comb += bits.eq(Cat(Const(inf_code, e + mb), sign))
+    with m.Elif(ovf):
+        m.d.comb += bits.eq(Cat(Const(f.max_code, e + mb), sign))
+    with m.Elif(v[:e + fb.m] == 0):
+        m.d.comb += bits.eq(0)
+    with m.Else():
+        m.d.comb += bits.eq(Cat(mag[:e + mb], sign))
+    return bits, nan, ovf

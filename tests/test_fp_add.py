@@ -30,6 +30,11 @@ CONFIGS = [
     dict(exp_bits=8, man_bits=12, pipelined=True),
     dict(exp_bits=2, man_bits=1),
     dict(exp_bits=8, man_bits=23),                     # binary32 (man_bits extended to 23)
+    dict(addend_man=7),                                # mixed: E5M7 addend into E5M6, one rounding
+    dict(addend_man=7, rounding="rtz", pipelined=True),
+    dict(addend_man=9, inf_nan=False),
+    dict(exp_bits=4, man_bits=3, addend_man=7),        # E4M7 addend into FP8 E4M3
+    dict(exp_bits=3, man_bits=2, addend_man=3, rounding="rtz"),
 ]
 
 
@@ -115,6 +120,10 @@ def test_interface_latency_and_verilog():
                           "out": {"bits": (0, 12), "nan": (12, 1), "ovf": (13, 1)}}
         assert "module fp_add_e5_m6_rne_inf1" in to_verilog(dut, cfg.module_name)
     json.dumps(side)
+    cfg = FpAddConfig(addend_man=7)
+    side = sidecar(cfg, FpAdd(cfg))
+    assert side["module"] == "fp_add_e5_m6_rne_inf1_p0_am7"
+    assert [f["width"] for f in side["streams"][0]["fields"]] == [12, 13]
 
 
 @pytest.mark.parametrize("bad, msg", [
@@ -122,7 +131,9 @@ def test_interface_latency_and_verilog():
     (dict(man_bits=0), "fp_add parameter man_bits=0 is out of range: allowed values are an integer in 1..23."),
     (dict(man_bits=24), "fp_add parameter man_bits=24 is out of range: allowed values are an integer in 1..23."),
     (dict(rounding="rnd"), "fp_add parameter rounding='rnd' is invalid: allowed values are one of rne, rtz."),
-    (dict(width=12), "fp_add has no parameter 'width': known parameters are exp_bits, man_bits, rounding, inf_nan, pipelined."),
+    (dict(width=12), "fp_add has no parameter 'width': known parameters are exp_bits, man_bits, rounding, inf_nan, pipelined, addend_man."),
+    (dict(addend_man=5), "fp_add parameter addend_man=5 is out of range: allowed values are 0 or an integer in 6..23 (at least man_bits=6)."),
+    (dict(addend_man=24), "fp_add parameter addend_man=24 is out of range: allowed values are an integer in 0..23."),
 ])
 def test_component_rejects_bad_parameters(bad, msg):
     with pytest.raises(ConfigError) as exc:
@@ -215,3 +226,102 @@ def test_verilator_exhaustive_fp12(tmp_path, kw):
     assert r["mismatches"] == 0, r["examples"]
     assert r["checked"] == 1 << 24 and r["timing_ok"] and r["flags_ok"]
     print(f"exhaustive E5M6 {kw}: {time.perf_counter() - t0:.1f} s ({r})")
+
+
+# --- the mixed-format adder (E5M7 addends into E5M6) on every rung ----------------------------------
+
+MIXED = FpAddConfig(addend_man=7)
+
+
+def test_mixed_amaranth_exhaustive_small():
+    """Every pair of E3M2 accumulator x E3M3 addend (8,192 pairs) through the Amaranth simulator."""
+    cfg = FpAddConfig(exp_bits=3, man_bits=2, addend_man=3)
+    dut = FpAdd(cfg)
+    a, b = np.meshgrid(cfg.fmt.all_codes(), cfg.addend_fmt.all_codes(), indexing="ij")
+    sc = scenario_from_operands(cfg, layouts_of(dut), a.ravel(), b.ravel())
+    res = run_amaranth(dut, sc, seed=1)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked == 8192 + 2
+
+
+def test_mixed_double_rounding_golden_is_caught():
+    """Expectations from a two-rounding model (addend first rounded to E5M6) must fail on the
+    one-rounding hardware: the comparison sees the difference."""
+    from golden.minifloat import encode, decode, fp_add
+    dut = FpAdd(MIXED)
+    a, b = random_operands(MIXED.fmt, 3000, np.random.default_rng(9), MIXED.addend_fmt)
+    sc = scenario_from_operands(MIXED, layouts_of(dut), a, b)
+    res = run_amaranth(dut, sc, seed=1)
+    assert res.ok, res.mismatches[:5]
+    b6, _ = encode(MIXED.fmt, decode(MIXED.addend_fmt, b))
+    wrong = fp_add(MIXED.fmt, a, b6)
+    from sim.transactors import pack_columns
+    sc.outputs["out"] = pack_columns(layouts_of(dut)["out"], {"bits": wrong.bits, "nan": wrong.nan,
+                                                             "ovf": wrong.ovf})
+    res = run_amaranth(dut, sc, seed=1)
+    assert not res.ok and len(res.mismatches) > 20
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("simulator", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
+def test_mixed_cocotb_rung(tmp_path, simulator):
+    """Icarus in the default suite; Verilator runs the emitted Verilog there too through the
+    enumerator (test_mixed_verilator_enumerated), so its cocotb run is slow-only."""
+    require("iverilog" if simulator == "icarus" else "verilator")
+    dut = FpAdd(MIXED)
+    sc = scenario(MIXED, layouts_of(dut), np.random.default_rng(4), 2000)
+    res, _ = _run(dut, sc, tmp_path, simulator, gap=0.25, stall=0.25, seed=4)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked == 2002
+
+
+@pytest.mark.cocotb
+@pytest.mark.slow
+def test_mixed_native_rung():
+    from sim.native import run_native
+    require("verilator")
+    dut = FpAdd(MIXED)
+    sc = scenario(MIXED, layouts_of(dut), np.random.default_rng(6), 2000)
+    res = run_native(MIXED, dut, sc, seed=4, gap=0.25, stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    res = run_native(MIXED, dut, sc, seed=4)
+    assert res.ok and res.out_cycles == sc.out_cycles
+
+
+@pytest.mark.synth
+@pytest.mark.cocotb
+def test_mixed_netlist_rung(tmp_path):
+    """The iCE40 netlist of the mixed adder passes the same cocotb test."""
+    from hw.synth import netlist
+    from sim.runner import run_cocotb
+    require("iverilog")
+    dut = FpAdd(MIXED)
+    sc = scenario(MIXED, layouts_of(dut), np.random.default_rng(8), 300)
+    sources = netlist(MIXED, dut, workdir=tmp_path / "synth", target="ice40", cache=False)
+    res = run_cocotb(MIXED, dut, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
+                     gap=0.25, stall=0.25, sources=sources)
+    assert res.ok, res.mismatches[:5]
+
+
+@pytest.mark.cocotb
+def test_mixed_verilator_enumerated(tmp_path):
+    """2**18 distinct (E5M6, E5M7) pairs on the Verilator enumerator (odd stride)."""
+    from sim.fp_enumerator import run_enumerated
+    require("verilator")
+    r = run_enumerated(MIXED, count=1 << 18, stride=101, workdir=tmp_path)
+    assert r["mismatches"] == 0, r["examples"]
+    assert r["checked"] == 1 << 18 and r["timing_ok"] and r["flags_ok"]
+
+
+@pytest.mark.cocotb
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [dict(addend_man=7), dict(addend_man=7, rounding="rtz")], ids=_id)
+def test_mixed_verilator_exhaustive(tmp_path, kw):
+    """Every one of the 2**25 (E5M6, E5M7) pairs through the emitted Verilog on Verilator."""
+    from sim.fp_enumerator import run_enumerated
+    require("verilator")
+    t0 = time.perf_counter()
+    r = run_enumerated(FpAddConfig(**kw), workdir=tmp_path)
+    assert r["mismatches"] == 0, r["examples"]
+    assert r["checked"] == 1 << 25 and r["timing_ok"] and r["flags_ok"]
+    print(f"exhaustive E5M6 + E5M7 {kw}: {time.perf_counter() - t0:.1f} s ({r})")

@@ -479,3 +479,156 @@ def test_add_fp12_exhaustive(mode, inf_nan):
         assert bad == 0, hi
         if inf_nan:
             assert apytypes_mismatches(f, a, b, mode, r) == 0, hi
+
+
+# --- mixed-format addition: FP(e, m) accumulator + FP(e', m') addend, one rounding --------------
+
+def check_mixed_vs_gfloat(f, fb, a, b, mode):
+    """Mismatch count of golden ``fp_add(f, a, b, mode, fb)`` (``a`` in ``f``, ``b`` in ``fb``)
+    against gfloat rounding of the exact float64 sum to ``f``, flags included."""
+    span = max(f.emax, fb.emax) + 1 - min(f.emin - f.m, fb.emin - fb.m) + 1
+    assert span <= 53, (f, fb)                         # the float64 sum is exact
+    va, vb = decode(f, a), decode(fb, b)
+    with np.errstate(invalid="ignore"):
+        s = va + vb
+    special = ~(np.isfinite(va) & np.isfinite(vb))
+    ref = ieee_reference(f, s, special, mode)
+    r = fp_add(f, a, b, mode, fb)
+    got = decode(f, r.bits)
+    bad = ~same(got, ref)
+    bad |= r.nan != np.isnan(got)
+    fin = np.isfinite(s)
+    with np.errstate(over="ignore", invalid="ignore"):
+        unsat = round_ndarray(wide_exponent(f), np.where(fin, s, 0.0), RM[mode])
+    bad |= r.ovf != (fin & (np.abs(unsat) > f.max_value))
+    if f.inf_nan:
+        bad |= np.isnan(got) & (r.bits != f.nan_code)
+    return int(bad.sum()), r
+
+
+def frac_round(f, x, mode):
+    """Independent oracle: the Fraction ``x`` rounded to ``f`` (RNE or RTZ), saturating;
+    returns ``(Fraction magnitude, sign, ovf)``."""
+    ax, sign = abs(x), int(x < 0)
+    if ax == 0:
+        return fractions.Fraction(0), sign, False
+    e = ax.numerator.bit_length() - ax.denominator.bit_length()
+    if fractions.Fraction(2) ** e > ax:
+        e -= 1
+    quantum = fractions.Fraction(2) ** (max(e, f.emin) - f.m)
+    n = ax / quantum
+    fl = n.numerator // n.denominator
+    rem = n - fl
+    if mode == "rne" and (rem > fractions.Fraction(1, 2) or (rem == fractions.Fraction(1, 2) and fl % 2)):
+        fl += 1
+    r = fl * quantum
+    maxv = fractions.Fraction(f.max_value)
+    return (maxv, sign, True) if r > maxv else (r, sign, False)
+
+
+MIXED_SMALL = [(FpFormat(3, 3), FpFormat(3, 2)), (FpFormat(4, 4), FpFormat(4, 3)),
+               (FpFormat(4, 5), FpFormat(4, 3, True)), (FpFormat(4, 4, False), FpFormat(4, 3, False)),
+               (FpFormat(4, 3), FpFormat(3, 2)), (FpFormat(5, 7), FpFormat(4, 3))]
+
+
+@pytest.mark.parametrize("fb, f", MIXED_SMALL, ids=lambda x: str(x))
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_add_mixed_small_exhaustive_vs_gfloat(f, fb, mode):
+    """Every (accumulator, addend) pair of small mixed formats (the last two: a wider addend
+    exponent, which only the golden function accepts) against gfloat."""
+    a, b = np.meshgrid(f.all_codes(), fb.all_codes(), indexing="ij")
+    bad, r = check_mixed_vs_gfloat(f, fb, a.ravel(), b.ravel(), mode)
+    assert bad == 0
+    assert r.ovf.any()
+
+
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_add_mixed_e3m3_e3m2_exhaustive_vs_fractions(mode):
+    """E3M2 accumulator + E3M3 addend: all 8,192 pairs against exact Fraction arithmetic."""
+    f, fb = FpFormat(3, 2), FpFormat(3, 3)
+    a, b = np.meshgrid(f.all_codes(), fb.all_codes(), indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    r = fp_add(f, a, b, mode, fb)
+    ca, cb = classify(f, a), classify(fb, b)
+    checked = 0
+    for i in range(a.size):
+        if ca["inf"][i] or ca["nan"][i] or cb["inf"][i] or cb["nan"][i]:
+            continue
+        va = (-1) ** int(ca["sign"][i]) * int(ca["sig"][i]) * fractions.Fraction(2) ** int(ca["q"][i])
+        vb = (-1) ** int(cb["sign"][i]) * int(cb["sig"][i]) * fractions.Fraction(2) ** int(cb["q"][i])
+        mag, sign, ovf = frac_round(f, va + vb, mode)
+        if va + vb == 0:
+            sign = int(ca["sign"][i] & cb["sign"][i])
+        c = classify(f, r.bits[i])
+        got = int(c["sig"]) * fractions.Fraction(2) ** int(c["q"])
+        assert (got, int(c["sign"]), bool(r.ovf[i])) == (mag, sign, ovf), (hex(a[i]), hex(b[i]))
+        checked += 1
+    fin = ~(ca["inf"] | ca["nan"] | cb["inf"] | cb["nan"])
+    assert checked == int(fin.sum()) == 56 * 112
+
+
+def _e5m7_e5m6_pairs(rng, n):
+    """``n`` random E5M6 x E5M7 pairs plus every special operand of each format against every
+    code of the other (the corner classes: zeros, subnormal/normal boundary, max, Inf, NaN)."""
+    from sim.blocks.fp_add import special_operands
+    f, fb = FpFormat(5, 6), FpFormat(5, 7)
+    sa, cb = np.meshgrid(special_operands(f), fb.all_codes(), indexing="ij")
+    ca, sb = np.meshgrid(f.all_codes(), special_operands(fb), indexing="ij")
+    a = np.concatenate([rng.integers(0, 1 << 12, n), sa.ravel(), ca.ravel()])
+    b = np.concatenate([rng.integers(0, 1 << 13, n), cb.ravel(), sb.ravel()])
+    return f, fb, a, b
+
+
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+@pytest.mark.parametrize("inf_nan", [True, False])
+def test_add_mixed_e5m7_e5m6_random_and_corners(mode, inf_nan):
+    """E5M7 addends into E5M6: 10**6 random pairs plus the corner classes, vs gfloat."""
+    f, fb, a, b = _e5m7_e5m6_pairs(np.random.default_rng(57), 1_000_000)
+    f, fb = FpFormat(5, 6, inf_nan), FpFormat(5, 7, inf_nan)
+    bad, r = check_mixed_vs_gfloat(f, fb, a, b, mode)
+    assert bad == 0
+    assert r.ovf.any() and (r.nan.any() or not inf_nan)
+
+
+def _double_rounding_add(f, fb, a, b, mode):
+    """A deliberately wrong mixed adder: the addend is first rounded to ``f``, then added (two
+    roundings)."""
+    b6, _ = encode(f, decode(fb, b), mode)
+    return fp_add(f, a, b6, mode)
+
+
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_mutation_double_rounding_is_caught(mode):
+    f, fb, a, b = _e5m7_e5m6_pairs(np.random.default_rng(3), 200_000)
+    va, vb = decode(f, a), decode(fb, b)
+    fin = np.isfinite(va) & np.isfinite(vb)
+    a, b = a[fin], b[fin]
+    ref = round_ndarray(gfi(f), decode(f, a) + decode(fb, b), RM[mode], sat=True)
+    wrong = ~same(decode(f, _double_rounding_add(f, fb, a, b, mode).bits), ref)
+    assert wrong.sum() > 1000           # the oracle test would fail on this mutant
+    assert same(decode(f, fp_add(f, a, b, mode, fb).bits), ref).all()
+
+
+def test_mixed_format_checks():
+    with pytest.raises(ConfigError, match="disagree on inf_nan"):
+        fp_add(FpFormat(5, 6), 0, 0, "rne", FpFormat(5, 7, False))
+    with pytest.raises(ConfigError, match="E5M7 bit pattern 8192 is out of range"):
+        fp_add(FpFormat(5, 6), 0, 8192, "rne", FpFormat(5, 7))
+    assert fp_add(FpFormat(5, 6), 0, 8191, "rne", FpFormat(5, 7)).nan.all()
+    with pytest.raises(ConfigError, match=r"addend_man=5 is out of range: allowed values are 0 "
+                                          r"or an integer in 6\.\.23"):
+        FpAddConfig(addend_man=5)
+    assert FpAddConfig(addend_man=6).module_name == FpAddConfig().module_name
+    assert FpAddConfig(addend_man=7).module_name.endswith("_am7")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["rne", "rtz"])
+def test_add_mixed_e5m7_e5m6_exhaustive(mode):
+    """All 2**27 (E5M6, E5M7) pairs against gfloat."""
+    f, fb = FpFormat(5, 6), FpFormat(5, 7)
+    codes = fb.all_codes()
+    for hi in range(0, 4096, 256):
+        a, b = np.meshgrid(f.all_codes()[hi:hi + 256], codes, indexing="ij")
+        bad, _ = check_mixed_vs_gfloat(f, fb, a.ravel(), b.ravel(), mode)
+        assert bad == 0, hi

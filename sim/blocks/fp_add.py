@@ -25,14 +25,23 @@ def special_operands(fmt: FpFormat) -> np.ndarray:
     return np.array(mags + [v | fmt.sign_bit for v in mags], dtype=np.int64)
 
 
-def random_operands(fmt: FpFormat, n: int, rng: np.random.Generator):
+def random_operands(fmt: FpFormat, n: int, rng: np.random.Generator,
+                    addend_fmt: FpFormat | None = None):
     """``n`` operand pairs ``(a, b)`` mixing uniform codes with the hard cases.
+
+    With a wider ``addend_fmt`` FP(e, m') (the mixed-format adder) the pairs are drawn in
+    FP(e, m') and ``a`` is cut to FP(e, m) by dropping its ``m' - m`` lowest pattern bits (the
+    classes survive: zeros, max, Inf, the canonical NaN), so ties, cancellations and
+    saturation of the wide sum are hit while ``b`` keeps its extra fraction bits.
 
     About 35% uniform random patterns; 15% one special operand (see :func:`special_operands`);
     10% both special; 10% cancellations (``b`` = ``-a`` up to a few codes); 10% exact ties
     (``b = +-1/2`` or ``+-3/2`` ulp of ``a``); 10% near exponents (difference 0..m+3);
     10% near the saturation point (``a`` within a few codes of max, ``b`` of a similar size).
     """
+    if addend_fmt is not None and addend_fmt != fmt:
+        a, b = random_operands(addend_fmt, n, rng)
+        return a >> (addend_fmt.m - fmt.m), b
     full = 1 << fmt.width
     sp = special_operands(fmt)
     a = rng.integers(0, full, n, dtype=np.int64)
@@ -85,7 +94,7 @@ def scenario_from_operands(cfg: FpAddConfig, layouts, a, b) -> Scenario:
 
 def scenario(cfg: FpAddConfig, layouts, rng: np.random.Generator, vectors: int) -> Scenario:
     """``vectors`` random operand pairs from :func:`random_operands`."""
-    a, b = random_operands(cfg.fmt, int(vectors), rng)
+    a, b = random_operands(cfg.fmt, int(vectors), rng, cfg.addend_fmt)
     return scenario_from_operands(cfg, layouts, a, b)
 
 
@@ -102,7 +111,8 @@ SPEC = BlockSpec(
     component=_component,
     scenario=scenario,
     summary="parameterized FP(e, m) adder (default FP12 E5M6): align with guard/round/sticky, "
-            "add, normalize, round RNE/RTZ; saturating, IEEE Inf/NaN or no-Inf/NaN mode",
+            "add, normalize, round RNE/RTZ; saturating, IEEE Inf/NaN or no-Inf/NaN mode; "
+            "optional wider addend (addend_man, e.g. exact E5M7 products) rounded once",
     demo_configs=({}, {"pipelined": True}, {"exp_bits": 6, "man_bits": 5},
-                  {"exp_bits": 4, "man_bits": 3}, {"rounding": "rtz"}),
+                  {"exp_bits": 4, "man_bits": 3}, {"rounding": "rtz"}, {"addend_man": 7}),
 )
