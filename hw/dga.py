@@ -14,7 +14,7 @@ from golden.dga import GROUP_SIZE_MAX, DgaConfig
 from .block import BlockComponent
 from .fp_add import fp_add_datapath
 
-__all__ = ["DgaAccumulator"]
+__all__ = ["DgaAccumulator", "dga_datapath", "dga_group_counter"]
 
 
 class DgaAccumulator(BlockComponent):
@@ -89,17 +89,8 @@ class DgaAccumulator(BlockComponent):
 
     def elaborate(self, platform):
         cfg = self._cfg
-        f = cfg.fmt
-        w = f.width
         m = Module()
-
-        A = Signal(w, name="acc_intra")
-        S = Signal(w, name="acc_inter")
-        n = Signal(range(2 * GROUP_SIZE_MAX), name="group_count")
         pending = Signal(name="pending")
-        ovf_acc = Signal(name="ovf_acc")
-
-        v = self.inp.payload.data
         last = self.inp.payload.last
         can_flush = Signal(name="can_flush")
         flush = Signal(name="flush")
@@ -110,46 +101,8 @@ class DgaAccumulator(BlockComponent):
             self.inp.ready.eq(~pending | can_flush),
             take.eq(self.inp.valid & self.inp.ready),
         ]
-
-        close = Signal(name="close")
-        first = Signal(name="first")
-        m.d.comb += first.eq(n == 0)
-        rule = n >= self.group_size
-        if cfg.variant == "dga_exp":
-            def ee(x):
-                E = x[f.m:f.m + f.e]
-                return Mux(E == 0, 1, E)
-            gap = Signal(range(-(1 << f.e), 1 << f.e), name="exp_gap")
-            exp_close = Signal(name="exp_close")
-            m.d.comb += [
-                gap.eq(ee(A) - ee(v)),
-                exp_close.eq((A[:w - 1] != 0) & (v[:w - 1] != 0) & (gap > cfg.threshold)),
-            ]
-            rule = rule | exp_close
-        m.d.comb += close.eq(~first & rule)
-
-        if cfg.adders == 2:
-            m.submodules.intra = intra = Module()
-            m.submodules.inter = inter = Module()
-            a_op = Signal(w, name="intra_a")
-            m.d.comb += a_op.eq(Mux(close | first, 0, A))
-            i_bits, i_nan, i_ovf = fp_add_datapath(cfg, intra, a_op, v)
-            s_bits, s_nan, s_ovf = fp_add_datapath(cfg, inter, S, A)
-            new_a = i_bits
-            new_ovf = (ovf_acc & ~first) | i_ovf | (close & s_ovf)
-        else:
-            # one adder: A + v within a group, A + S when a group closes or the dot product is
-            # flushed (fp_add is commutative, so A + S = the golden S + A). The first addend of a
-            # group is loaded as it is: the golden's fp_add(+0, v) equals v except -0 -> +0 and
-            # NaN -> canonical NaN, never overflows, and neither difference can reach an output
-            # (class docstring). Flush and close never coincide: while pending, only a first
-            # addend (n == 0) is taken.
-            m.submodules.adder = adder = Module()
-            y_op = Signal(w, name="adder_b")
-            m.d.comb += y_op.eq(Mux(close | flush, S, v))
-            s_bits, s_nan, s_ovf = fp_add_datapath(cfg, adder, A, y_op)
-            new_a = Mux(first | close, v, s_bits)
-            new_ovf = (ovf_acc | s_ovf) & ~first
+        s_bits, s_nan, s_ovf, ovf_acc = dga_datapath(m, cfg, self.inp.payload.data, take, last,
+                                                     flush, group_size=self.group_size)
 
         with m.If(flush):
             m.d.sync += [
@@ -157,23 +110,12 @@ class DgaAccumulator(BlockComponent):
                 self.out.payload.nan.eq(s_nan),
                 self.out.payload.ovf.eq(ovf_acc | s_ovf),
                 self.out.valid.eq(1),
-                S.eq(0),
                 pending.eq(0),
             ]
         with m.Elif(self.out.ready):
             m.d.sync += self.out.valid.eq(0)
-
-        with m.If(take):
-            m.d.sync += [
-                A.eq(new_a),
-                ovf_acc.eq(new_ovf),
-            ]
-            with m.If(close):
-                m.d.sync += S.eq(s_bits)
-            with m.If(last):
-                m.d.sync += [n.eq(0), pending.eq(1)]
-            with m.Else():
-                m.d.sync += n.eq(Mux(close, 1, n + 1))
+        with m.If(take & last):
+            m.d.sync += pending.eq(1)
 
         with m.If(self.out.valid & self.out.ready):
             with m.If(self.out.payload.nan):
@@ -181,3 +123,135 @@ class DgaAccumulator(BlockComponent):
             with m.If(self.out.payload.ovf):
                 m.d.sync += self.overflow.eq(1)
         return m
+
+
+def dga_group_counter(m, cfg, take, last, group_size, exp_close=None, prefix=""):
+    """The group counter ``n`` and the group-close rule of the DGA datapath, in ``m``.
+
+    Parameters
+    ----------
+    cfg : config with ``variant`` (e.g. :class:`golden.dga.DgaConfig`)
+    take : Value
+        An addend is accepted this cycle (``n`` advances).
+    last : Value
+        The accepted addend is the dot product's last one (``n`` returns to 0).
+    group_size : Value or int
+        The group-size register ``G``.
+    exp_close : callable or None
+        ``exp_close(first) -> Value``: the data-driven DGA-exp condition, or None.
+
+    Returns
+    -------
+    ``(first, close)``: ``first = n == 0`` (the addend opens a dot product) and
+    ``close = ~first & (n >= G | exp_close)`` (the addend closes the current group and opens the
+    next). The counter depends on nothing but the beat sequence when ``exp_close`` is None, so
+    one counter can serve many datapaths that see the same sequence (the FP8 MAC array shares
+    one at its input).
+    """
+    n = Signal(range(2 * GROUP_SIZE_MAX), name=f"{prefix}group_count")
+    close = Signal(name=f"{prefix}close")
+    first = Signal(name=f"{prefix}first")
+    m.d.comb += first.eq(n == 0)
+    rule = n >= group_size
+    if exp_close is not None:
+        rule = rule | exp_close
+    m.d.comb += close.eq(~first & rule)
+    with m.If(take):
+        with m.If(last):
+            m.d.sync += n.eq(0)
+        with m.Else():
+            m.d.sync += n.eq(Mux(close, 1, n + 1))
+    return first, close
+
+
+def dga_datapath(m, cfg, v, take, last, flush, group_size=None, first=None, close=None,
+                 v_ovf=None, prefix=""):
+    """The per-dot-product DGA accumulation datapath (registers ``A``, ``S``, the overflow flag,
+    one or two adders; :class:`DgaAccumulator` docstring), in ``m``.
+
+    Parameters
+    ----------
+    cfg : :class:`golden.dga.DgaConfig`
+        Format, rounding, ``variant`` (``threshold``) and ``adders``.
+    v : Value
+        The addend (accumulator-format bit pattern).
+    take : Value
+        ``v`` is accepted this cycle (``A``, ``S`` and the counter update).
+    last : Value
+        ``v`` is the dot product's last addend.
+    flush : Value
+        The finished dot product's sum ``S + A`` is taken this cycle (``S`` is cleared); only a
+        first addend may be taken in the same cycle.
+    group_size : Value or int
+        ``G``, for the built-in counter (:func:`dga_group_counter`).
+    first, close : Value or None
+        Given together instead of ``group_size``: a shared counter outside (variants ``static``
+        and ``dga`` only, whose close rule does not depend on the data).
+    v_ovf : Value or None
+        A saturation that produced ``v`` (ORed into the dot product's overflow flag).
+    prefix : str
+        Prefix of the signal and submodule names.
+
+    Returns
+    -------
+    ``(s_bits, s_nan, s_ovf, ovf_acc)``: the inter-group adder's ``S + A`` (the result when
+    ``flush``), its flags and the dot product's overflow flag so far.
+    """
+    f = cfg.fmt
+    w = f.width
+    A = Signal(w, name=f"{prefix}acc_intra")
+    S = Signal(w, name=f"{prefix}acc_inter")
+    ovf_acc = Signal(name=f"{prefix}ovf_acc")
+
+    exp_close = None
+    if cfg.variant == "dga_exp":
+        if close is not None:
+            raise ValueError("dga_datapath: variant dga_exp needs its own group counter")
+
+        def ee(x):
+            E = x[f.m:f.m + f.e]
+            return Mux(E == 0, 1, E)
+        gap = Signal(range(-(1 << f.e), 1 << f.e), name=f"{prefix}exp_gap")
+        exp_close = Signal(name=f"{prefix}exp_close")
+        m.d.comb += [
+            gap.eq(ee(A) - ee(v)),
+            exp_close.eq((A[:w - 1] != 0) & (v[:w - 1] != 0) & (gap > cfg.threshold)),
+        ]
+    if close is None:
+        first, close = dga_group_counter(m, cfg, take, last, group_size, exp_close, prefix)
+
+    if cfg.adders == 2:
+        m.submodules[f"{prefix}intra"] = intra = Module()
+        m.submodules[f"{prefix}inter"] = inter = Module()
+        a_op = Signal(w, name=f"{prefix}intra_a")
+        m.d.comb += a_op.eq(Mux(close | first, 0, A))
+        i_bits, i_nan, i_ovf = fp_add_datapath(cfg, intra, a_op, v)
+        s_bits, s_nan, s_ovf = fp_add_datapath(cfg, inter, S, A)
+        new_a = i_bits
+        new_ovf = (ovf_acc & ~first) | i_ovf | (close & s_ovf)
+    else:
+        # one adder: A + v within a group, A + S when a group closes or the dot product is
+        # flushed (fp_add is commutative, so A + S = the golden S + A). The first addend of a
+        # group is loaded as it is: the golden's fp_add(+0, v) equals v except -0 -> +0 and
+        # NaN -> canonical NaN, never overflows, and neither difference can reach an output
+        # (DgaAccumulator docstring). Flush and close never coincide: while pending, only a
+        # first addend (n == 0) is taken.
+        m.submodules[f"{prefix}adder"] = adder = Module()
+        y_op = Signal(w, name=f"{prefix}adder_b")
+        m.d.comb += y_op.eq(Mux(close | flush, S, v))
+        s_bits, s_nan, s_ovf = fp_add_datapath(cfg, adder, A, y_op)
+        new_a = Mux(first | close, v, s_bits)
+        new_ovf = (ovf_acc | s_ovf) & ~first
+    if v_ovf is not None:
+        new_ovf = new_ovf | v_ovf
+
+    with m.If(flush):
+        m.d.sync += S.eq(0)
+    with m.If(take):
+        m.d.sync += [
+            A.eq(new_a),
+            ovf_acc.eq(new_ovf),
+        ]
+        with m.If(close):
+            m.d.sync += S.eq(s_bits)
+    return s_bits, s_nan, s_ovf, ovf_acc
