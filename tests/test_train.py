@@ -159,7 +159,8 @@ def test_cli_run_writes_record(tmp_path, capsys):
 def test_train_imports_no_hardware_layer():
     import subprocess
     import sys
-    code = ("import sys, train.cli, train.trainer, train.arith, train.report\n"
+    code = ("import sys, train.cli, train.trainer, train.arith, train.report, train.sakr, "
+            "train.bits_sweep\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('hw', 'sim', 'amaranth')]\n"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

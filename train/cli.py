@@ -19,7 +19,7 @@ import numpy as np
 
 from golden.params import ConfigError
 
-from .arith import ACCS, ARITHS, GRADS, SCHEMES
+from .arith import ACCS, ARITHS, BITS_MAX, BITS_MIN, GRADS, SCHEMES, int_mode_name
 from .data import DATASETS
 from .report import block_luts, step_cycles
 
@@ -29,11 +29,21 @@ def add_parser(subparsers):
     s = subparsers.add_parser("train", help="train a CNN on the modeled arithmetic "
                               "(docs/training.md)")
     s.add_argument("--dataset", default="mnist1d", help="mnist1d or digits")
-    s.add_argument("--arith", default="fp32", help="fp32, int8 or fp8")
+    s.add_argument("--arith", default="fp32", help="fp32, int8, fp8 or sakr (integer arithmetic "
+                   "at the per-layer widths of --precision)")
     s.add_argument("--grad", help="int8 gradient rounding: rne (default), rtz, sr, arc, dagq "
                    "(LowGradQ dual scale + OTS), gvq (per-channel GVQ + MCS)")
     s.add_argument("--rlsru", help="random source of --grad sr: per_lane, leap, split (default), "
                    "replay, phase")
+    s.add_argument("--bits-fwd", type=int, default=8, metavar="B",
+                   help="int8 arithmetic: code width of weights and activations, 2..16 (default 8)")
+    s.add_argument("--bits-grad", type=int, default=8, metavar="B",
+                   help="int8 arithmetic: code width of the output gradients, 2..16 (default 8)")
+    s.add_argument("--precision", metavar="FILE",
+                   help="--arith sakr: the JSON written by `lobit precision -o FILE`")
+    s.add_argument("--stats-out", metavar="FILE",
+                   help="--arith fp32: write the per-layer statistics `lobit precision` reads "
+                   "(E_A, E_W, grad_std, lambda_max; seed 0's run)")
     s.add_argument("--acc", help="fp8 accumulation: fp32, seq, static, dga (default), dga_exp")
     s.add_argument("--epochs", type=int, help="epochs (default: 30 mnist1d, 20 digits)")
     s.add_argument("--seeds", type=int, default=1, help="seeds 0..K-1 (default 1)")
@@ -57,8 +67,9 @@ def validate(args) -> dict:
     _choice("--arith", args.arith, ARITHS)
     if args.grad is not None:
         _choice("--grad", args.grad, GRADS)
-        if args.arith != "int8":
-            raise ConfigError(f"--grad {args.grad} needs --arith int8 (got --arith {args.arith}).")
+        if args.arith not in ("int8", "sakr"):
+            raise ConfigError(f"--grad {args.grad} needs --arith int8 or sakr (got --arith "
+                              f"{args.arith}).")
     if args.rlsru is not None:
         _choice("--rlsru", args.rlsru, SCHEMES)
         if args.grad != "sr":
@@ -76,16 +87,42 @@ def validate(args) -> dict:
     for v in args.array:
         if not 1 <= v <= 64:
             raise ConfigError(f"--array {v} is out of range: allowed values are 1..64.")
-    grad = args.grad or ("rne" if args.arith == "int8" else None)
-    return {"dataset": args.dataset, "arith": args.arith, "grad": grad,
+    bits = {}
+    for name, key in (("--bits-fwd", "bits_fwd"), ("--bits-grad", "bits_grad")):
+        v = getattr(args, key, 8)
+        v = 8 if v is None else v
+        if not BITS_MIN <= v <= BITS_MAX:
+            raise ConfigError(f"{name} {v} is out of range: allowed values are "
+                              f"{BITS_MIN}..{BITS_MAX}.")
+        if v != 8 and args.arith != "int8":
+            raise ConfigError(f"{name} {v} needs --arith int8 (got --arith {args.arith}).")
+        bits[key] = v
+    precision = getattr(args, "precision", None)
+    if args.arith == "sakr" and precision is None:
+        raise ConfigError("--arith sakr needs --precision FILE (the JSON of `lobit precision -o`).")
+    if precision is not None and args.arith != "sakr":
+        raise ConfigError(f"--precision needs --arith sakr (got --arith {args.arith}).")
+    if getattr(args, "stats_out", None) is not None and args.arith != "fp32":
+        raise ConfigError(f"--stats-out needs --arith fp32 (got --arith {args.arith}).")
+    grad = args.grad or ("rne" if args.arith in ("int8", "sakr") else None)
+    mode = {"dataset": args.dataset, "arith": args.arith, "grad": grad,
             "rlsru": (args.rlsru or "split") if grad == "sr" else None,
             "acc": (args.acc or "dga") if args.arith == "fp8" else None}
+    if args.arith == "int8" and (bits["bits_fwd"] != 8 or bits["bits_grad"] != 8):
+        mode.update(bits)
+    if args.arith == "sakr":
+        from .sakr import load_precision
+        mode["layer_bits"] = load_precision(precision, args.dataset)
+        mode["precision_file"] = str(precision)
+    return mode
 
 
 def mode_name(m) -> str:
-    """Short name: ``fp32``, ``int8-sr-split``, ``fp8-dga`` ..."""
-    if m["arith"] == "int8":
-        return "int8-" + m["grad"] + (f"-{m['rlsru']}" if m["grad"] == "sr" else "")
+    """Short name: ``fp32``, ``int8-sr-split``, ``int-f8g4-rne`` (widths not 8), ``fp8-dga``,
+    ``sakr-rne`` ..."""
+    if m["arith"] in ("int8", "sakr"):
+        return int_mode_name(m["grad"], m.get("rlsru"), m.get("bits_fwd", 8), m.get("bits_grad", 8),
+                             m["arith"] == "sakr")
     if m["arith"] == "fp8":
         return "fp8-" + m["acc"]
     return m["arith"]
@@ -97,7 +134,7 @@ def _bar(done, total, width=24):
 
 
 def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log="stderr",
-             progress=True, first_seed=0) -> dict:
+             progress=True, first_seed=0, stats_out=None) -> dict:
     """Train ``mode`` for seeds ``first_seed .. first_seed+seeds-1``; return the JSON record."""
     if log == "stderr":
         log = sys.stderr
@@ -114,12 +151,20 @@ def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log="s
             print(f"\r{name} seed {last['seed']} epoch {ep}/{eps} |{_bar(st, steps)}| "
                   f"loss {loss:.3f}", end="", file=log, flush=True)
 
+    stats = None
     for seed in range(first_seed, first_seed + seeds):
         last["seed"] = seed
+        if stats_out is not None and seed == first_seed:
+            from .sakr import StatsRecorder
+            stats = StatsRecorder()
+        lb = mode.get("layer_bits")
         try:
             r = train_run(mode["dataset"], mode["arith"], mode["grad"] or "rne",
                           mode["rlsru"] or "split", mode["acc"] or "dga", epochs, seed, batch, lr,
-                          progress=_EpochPrinter(prog, name, seed, log) if progress else None)
+                          progress=_EpochPrinter(prog, name, seed, log) if progress else None,
+                          bits_fwd=mode.get("bits_fwd", 8), bits_grad=mode.get("bits_grad", 8),
+                          layer_bits=None if lb is None else [tuple(x) for x in lb],
+                          stats=stats if seed == first_seed else None)
         except Diverged as e:
             if log is not None:
                 print(f"\nlobit: {e} ({name}, seed {seed}); stopping.", file=log)
@@ -128,6 +173,8 @@ def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log="s
             status = "diverged"
             break
         shapes = r.step_shapes
+        if stats is not None and seed == first_seed:
+            stats.write(stats_out, mode["dataset"], epochs, seed)
         runs.append({"seed": seed, "status": "ok", "final_acc": r.final_acc,
                      "test_acc": [round(a, 4) for a in r.test_acc],
                      "train_loss": [round(x, 5) for x in r.train_loss],
@@ -144,7 +191,10 @@ def run_mode(mode, epochs=None, seeds=3, lr=None, batch=64, array=(8, 8), log="s
            "machine": {"platform": platform.platform(), "python": platform.python_version()}}
     if shapes:
         rec["mac_array"] = step_cycles(shapes, *array)
-    rec["blocks"] = block_luts(mode["arith"], mode["grad"], mode["rlsru"], mode["acc"])
+    if mode["arith"] in ("fp32", "fp8") or (mode["arith"] == "int8" and "bits_fwd" not in mode):
+        rec["blocks"] = block_luts(mode["arith"], mode["grad"], mode["rlsru"], mode["acc"])
+    else:                                    # the synthesized blocks are the 8-bit ones
+        rec["blocks"] = []
     return rec
 
 
@@ -169,7 +219,9 @@ class _EpochPrinter:
 def run(args) -> int:
     """Entry point of ``lobit train``; returns the exit status."""
     mode = validate(args)
-    rec = run_mode(mode, args.epochs, args.seeds, args.lr, args.batch, tuple(args.array))
+    stats_out = getattr(args, "stats_out", None)
+    rec = run_mode(mode, args.epochs, args.seeds, args.lr, args.batch, tuple(args.array),
+                   stats_out=stats_out)
     name = rec["mode"]
     if rec["status"] == "ok":
         print(f"{name} on {args.dataset}: test accuracy {100 * rec['acc_mean']:.2f} % +- "

@@ -218,6 +218,10 @@ def fp_accumulate(fmt: FpFormat, a, b, mode: str, static_group: int = 64, gmax: 
 PERIOD16 = 65535
 
 
+#: one period of generate() per RLSRU configuration, shared by the streams of a process
+_PERIODS = {}
+
+
 class RandomStream:
     """The random numbers of one RLSRU, beat after beat, as the hardware delivers them.
 
@@ -242,7 +246,12 @@ class RandomStream:
         if cfg.scheme == "leap":
             self._leap_init()
         else:
-            self.table = generate(cfg, PERIOD16)
+            key = (cfg.lanes, cfg.frac_bits, cfg.scheme, cfg.seed)
+            if key not in _PERIODS:              # read-only, shared by streams of one config
+                if len(_PERIODS) >= 4:
+                    _PERIODS.pop(next(iter(_PERIODS)))
+                _PERIODS[key] = generate(cfg, PERIOD16)
+            self.table = _PERIODS[key]
 
     # -- leap: output bits of the W-bit Fibonacci LFSR ------------------------------------------
     def _leap_init(self):

@@ -40,6 +40,16 @@ def build_network(dataset: str, rng, dtype=np.float32):
     raise ValueError(f"dataset {dataset!r} is unknown")
 
 
+def gemm_layers(net):
+    """The layers that issue GEMMs (convolutions and the classifier), in order."""
+    return [layer for layer in net if "W" in layer.params]
+
+
+def gemm_weights(net):
+    """Their weight arrays, in order (the arithmetic keys per-layer state by them)."""
+    return [layer.params["W"] for layer in gemm_layers(net)]
+
+
 def forward(net, x, arith):
     for layer in net:
         x = layer.forward(x, arith)
@@ -107,7 +117,8 @@ HYPER = {"mnist1d": {"lr": 0.05, "epochs": 30}, "digits": {"lr": 0.05, "epochs":
 
 def train_run(dataset="mnist1d", arith="fp32", grad="rne", rlsru="split", acc="dga", epochs=None,
               seed=0, batch=64, lr=None, momentum=0.9, wd=5e-4, progress=None,
-              limit_train=None) -> RunResult:
+              limit_train=None, bits_fwd=8, bits_grad=8, layer_bits=None,
+              stats=None) -> RunResult:
     """Train the dataset's CNN once and return per-epoch test accuracy and timing.
 
     Parameters
@@ -122,6 +133,12 @@ def train_run(dataset="mnist1d", arith="fp32", grad="rne", rlsru="split", acc="d
         ``progress(epoch, epochs, step, steps, loss)`` called after every step.
     limit_train : int, optional
         Use only the first ``limit_train`` training examples (tests).
+    bits_fwd, bits_grad : int
+        Code widths of weights/activations and of output gradients (``int8`` arithmetic).
+    layer_bits : list of :class:`train.arith.LayerBits`, optional
+        Per-layer widths of the ``sakr`` arithmetic, in the order of the network's GEMM layers.
+    stats : :class:`train.sakr.StatsRecorder`, optional
+        Records the per-layer statistics of Sakr & Shanbhag's precision assignment.
     """
     ds = load(dataset)
     hp = HYPER[dataset]
@@ -129,7 +146,10 @@ def train_run(dataset="mnist1d", arith="fp32", grad="rne", rlsru="split", acc="d
     lr = hp["lr"] if lr is None else lr
     rng = np.random.default_rng(seed)
     net = build_network(dataset, rng)
-    ar = make_arith(arith, grad, rlsru, acc, seed)
+    ar = make_arith(arith, grad, rlsru, acc, seed, bits_fwd=bits_fwd, bits_grad=bits_grad,
+                    layer_bits=layer_bits)
+    if hasattr(ar, "bind"):
+        ar.bind(gemm_weights(net))
     opt = SGD(net, lr, momentum, wd)
     xtr, ytr = ds.x_train, ds.y_train
     if limit_train:
@@ -139,13 +159,17 @@ def train_run(dataset="mnist1d", arith="fp32", grad="rne", rlsru="split", acc="d
     res = RunResult(seed=seed)
     total = epochs * steps
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        _loop(res, net, ar, opt, ds, xtr, ytr, epochs, steps, batch, lr, total, rng, progress)
+        _loop(res, net, ar, opt, ds, xtr, ytr, epochs, steps, batch, lr, total, rng, progress,
+              stats)
+        if stats is not None:
+            stats.finish(net, ds)
     res.final_acc = res.test_acc[-1]
     res.int_overflows = getattr(ar, "overflows", 0)
     return res
 
 
-def _loop(res, net, ar, opt, ds, xtr, ytr, epochs, steps, batch, lr, total, rng, progress):
+def _loop(res, net, ar, opt, ds, xtr, ytr, epochs, steps, batch, lr, total, rng, progress,
+          stats=None):
     n = len(xtr)
     for ep in range(epochs):
         t0 = time.perf_counter()
@@ -162,6 +186,8 @@ def _loop(res, net, ar, opt, ds, xtr, ytr, epochs, steps, batch, lr, total, rng,
                 raise Diverged(ep + 1, st + 1, loss)
             backward(net, g, ar)
             it = ep * steps + st
+            if stats is not None:
+                stats.step(net, it, total)
             opt.step(0.5 * lr * (1 + math.cos(math.pi * it / total)))
             losses.append(loss)
             if progress:
