@@ -1,16 +1,22 @@
 """RLSRU reuse schemes: area (random source, and source + SR lanes) and random quality vs P.
 
-Run ``python -m sim.rlsru_sweep``. For every scheme of :mod:`golden.rlsru` and every
+Run ``python -m sim.rlsru_sweep`` (or ``lobit sweep sweeps/rlsru.toml`` for the measurements
+and the generic report alone). For every scheme of :mod:`golden.rlsru` and every
 ``P in {4, 8, 16, 32}`` (``F = 8``, seed 0xACE1) it
 
 * synthesizes the random source alone (:class:`hw.rlsru.Rlsru`) and the SR unit, source +
   ``P`` SR_F stages (:class:`hw.sr_unit.SrUnit`, 9 integer bits), with Yosys for ``ice40``
   (LUT / FF / carry), ``generic`` (cells) and ``asic`` (OSU 0.18 um cell area, um^2) -- 120
-  runs, cached in ``.cache/synth``;
-* measures the random quality of the source with the statistics below;
+  runs;
+* measures the random quality of the source with the statistics below (sweep metric
+  ``rlsru_quality``);
 
-writes ``bench/rlsru_sweep.json`` and ``docs/img/rlsru_sweep.png`` and prints a markdown table
-(the one in ``docs/blocks/rlsru.md``). ``sim.rlsru.bench`` runs the same code for ``make bench``.
+all as one sweep of :mod:`sim.sweep` (:func:`spec_dict`, the same spec as
+``sweeps/rlsru.toml``), so the results live in the sweep database and a re-run only reads them;
+writes ``bench/rlsru_sweep.json`` and ``docs/img/rlsru_sweep.png``, the engine's report
+(``build/sweeps/rlsru``: Pareto front of ASIC area vs the lane-sum margin, CSV) and prints a
+markdown table (the one in ``docs/blocks/rlsru.md``). ``sim.rlsru.bench`` runs the same code for
+``make bench``.
 
 Statistical model and thresholds
 --------------------------------
@@ -65,9 +71,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +82,8 @@ from golden.rlsru import (SCHEMES, RlsruConfig, generate, leap_width, phase_lane
 __all__ = ["LANES", "FRAC_BITS", "SEED", "N_CYCLES", "N_CHI", "Z", "V_GRID", "TARGET_KEYS",
            "GOAL_LANES", "GOAL_FRACTION", "goal", "goal_lut80", "goal_table", "lane_bits",
            "predicted_corr", "sample_positions", "dependence", "bias_tolerance",
-           "corr_tolerance", "chi2_limit", "independent_samples", "quality", "area",
-           "run_sweep", "markdown_table", "plot", "main"]
+           "corr_tolerance", "chi2_limit", "independent_samples", "quality", "quality_metric",
+           "spec_dict", "run_sweep", "markdown_table", "plot", "main"]
 
 from hw.toolchain import REPO  # noqa: E402
 LANES = (4, 8, 16, 32)
@@ -339,67 +343,79 @@ def _unit_config(cfg: RlsruConfig):
                         scheme=cfg.scheme, seed=cfg.seed)
 
 
-def area(configs, workdir=None, jobs=None, say=None, targets=tuple(TARGET_KEYS)) -> dict:
-    """Synthesize source and SR unit of every configuration for every target.
-
-    Verilog is emitted in the calling thread; the Yosys runs go to ``jobs`` worker threads
-    (default: CPU count). Returns ``{module_name: {target: {...}}}`` with the numbers of
-    :data:`TARGET_KEYS` (``ice40``: LUT4 / FF / SB_CARRY / cells; ``generic``: cells / FF /
-    transistor estimate; ``asic``: OSU 0.18 um cell area and its flip-flop part in um^2,
-    cells, FF, OpenSTA critical path), ``seconds`` (Yosys time of the uncached run) and
-    ``cached``.
-    """
-    from hw.emit import to_verilog
-    from hw.rlsru import Rlsru
-    from hw.sr_unit import SrUnit
-    from hw.synth import synthesize
-    say = say or _say
-    workdir = Path(workdir or REPO / ".cache" / "synth")
-    work = []
-    for cfg in configs:
-        unit = _unit_config(cfg)
-        for c, comp in ((cfg, Rlsru(cfg)), (unit, SrUnit(unit))):
-            text = to_verilog(comp, c.module_name)
-            for target in targets:
-                work.append((c, comp, text, target))
-
-    def one(item):
-        c, comp, text, target = item
-        res = synthesize(c, comp, target=target, workdir=workdir, verilog=text)
-        workaround = res.get("workaround")   # set by the flow when Yosys issue 4349 struck
-        keep = TARGET_KEYS[target]
-        d = {k: res.get(k) for k in keep}
-        d.update(seconds=res["seconds"], cached=res["cached"])
-        if workaround:
-            d["workaround"] = workaround
-        say(f"    {c.module_name:<34} {target:<8} " + " ".join(f"{k}={d[k]}" for k in keep)
-            + (" (cached)" if res["cached"] else f" ({res['seconds']:.1f} s)"))
-        return c.module_name, target, d
-
-    out = {}
-    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-        for name, target, d in pool.map(one, work):
-            out.setdefault(name, {})[target] = d
-    return out
+def quality_metric(cfg, params, n_cycles=N_CYCLES, n_chi=N_CHI, period_beats=PERIOD16) -> dict:
+    """The sweep metric ``rlsru_quality`` (:mod:`sim.sweep.metrics`): :func:`quality` of the
+    point's :class:`golden.rlsru.RlsruConfig`."""
+    return quality(cfg, n_cycles, n_chi, period_beats)
 
 
-# --- the sweep ---------------------------------------------------------------------------------
+#: the spec of the sweep, also written out as ``sweeps/rlsru.toml`` (a test keeps them equal)
+SPEC_TOML = REPO / "sweeps" / "rlsru.toml"
+
+
+def spec_dict(lanes=LANES, frac_bits=FRAC_BITS, seed=SEED, n_cycles=N_CYCLES, n_chi=N_CHI,
+              targets=tuple(TARGET_KEYS)) -> dict:
+    """The sweep spec (:mod:`sim.sweep.spec`) of this study: every scheme at every ``P``, the
+    source (block ``rlsru``) and the SR unit (block ``sr_unit``, ``INT_BITS`` integer bits)
+    synthesized for ``targets``, and the source's random quality (metric ``rlsru_quality``)."""
+    grid = {"lanes": list(lanes), "scheme": list(SCHEMES), "frac_bits": frac_bits, "seed": seed}
+    return {
+        "name": "rlsru",
+        "description": "RLSRU reuse schemes: area of the random source and of the SR unit "
+                       "(source + P SR lanes) vs the source's random quality (sim/rlsru_sweep.py).",
+        "grid": [
+            {"block": "rlsru", "params": dict(grid), "measure": ["synth", "metric"],
+             "targets": list(targets),
+             "metric": {"name": "rlsru_quality", "args": {"n_cycles": n_cycles, "n_chi": n_chi}}},
+            {"block": "sr_unit", "params": dict(grid, int_bits=INT_BITS), "measure": ["synth"],
+             "targets": list(targets)},
+        ],
+        "report": {"x": "asic.area_um2", "y": "rlsru_quality.sum_var_margin", "color": "scheme",
+                   "facet": "lanes", "effects": ["scheme", "lanes"],
+                   "where": {"label": "rlsru"}, "out": "build/sweeps/rlsru"},
+    }
+
+
+def _synth_numbers(outcome) -> dict:
+    """The numbers of :data:`TARGET_KEYS` of one stored synthesis row."""
+    rep = outcome.row["report"]
+    keep = TARGET_KEYS[outcome.task.target]
+    d = {k: rep.get(k) for k in keep}
+    d.update(seconds=rep["seconds"], cached=bool(rep["cached"] or outcome.source == "cached"))
+    if rep.get("workaround"):
+        d["workaround"] = rep["workaround"]
+    return d
+
 
 def run_sweep(lanes=LANES, frac_bits=FRAC_BITS, seed=SEED, n_cycles=N_CYCLES, n_chi=N_CHI,
-              jobs=None, say=None, targets=tuple(TARGET_KEYS)) -> dict:
-    """Area and quality of every scheme at every ``P``; returns a JSON-ready dict."""
+              jobs=1, say=None, targets=tuple(TARGET_KEYS), db=None, scheduler=None,
+              progress=True) -> dict:
+    """Area and quality of every scheme at every ``P`` through the sweep engine
+    (:func:`sim.sweep.run_sweep`, results in its SQLite database); returns a JSON-ready dict."""
+    from sim.sweep import parse_spec
+    from sim.sweep import run_sweep as engine
     say = say or _say
     t0 = time.perf_counter()
+    spec = parse_spec(spec_dict(lanes, frac_bits, seed, n_cycles, n_chi, targets))
+    run = engine(spec, db=db, jobs=jobs, scheduler=scheduler, progress=progress, say=say)
+    if run.failed:
+        raise RuntimeError(f"rlsru sweep: {len(run.failed)} measurement(s) failed twice, e.g. "
+                           f"{run.failed[0].row['stderr'].splitlines()[0]}; see the database "
+                           f"{run.db}")
+    syn, qual = {}, {}
+    for o in run.outcomes:
+        p = o.task.point.params
+        if o.task.measure == "synth":
+            from sim.sweep.spec import make_config
+            name = make_config(o.task.point)[0].module_name
+            syn.setdefault(name, {})[o.task.target] = _synth_numbers(o)
+        else:
+            qual[(p["scheme"], p["lanes"])] = o.row["report"]
     cfgs = [RlsruConfig(lanes=P, frac_bits=frac_bits, scheme=s, seed=seed)
             for s in SCHEMES for P in lanes]
-    say(f"synthesis: {len(cfgs)} sources + {len(cfgs)} SR units x ({', '.join(targets)})")
-    t_syn = time.perf_counter()
-    syn = area(cfgs, jobs=jobs, say=say, targets=targets)
-    t_syn = time.perf_counter() - t_syn
-    say("quality")
     rows = {}
     for cfg in cfgs:
-        q = quality(cfg, n_cycles, n_chi)
+        q = qual[(cfg.scheme, cfg.lanes)]
         src, unit = syn[cfg.module_name], syn[_unit_config(cfg).module_name]
         row = rows.setdefault(cfg.scheme, {})[str(cfg.lanes)] = {
             "source": src, "unit": unit, "quality": q,
@@ -407,9 +423,6 @@ def run_sweep(lanes=LANES, frac_bits=FRAC_BITS, seed=SEED, n_cycles=N_CYCLES, n_
         if cfg.scheme == "phase":
             row["phase_separation"] = phase_separation(cfg)
             row["phase_lanes"] = [{"mask": m, "phase": ph} for m, ph, _ in phase_lanes(cfg)]
-        say(f"    {cfg.module_name:<34} bias {q['bias_lane_max']:.4f} corr {q['corr_max']:.3f} "
-            f"chi2 {q['chi2']:.0f}/{q['chi2_limit']:.0f} R {q['sum_var_ratio']:.3f} "
-            f"-> {'ok' if q['sr_quality_ok'] else 'LOSS'} ({q['seconds']:.1f} s)")
     uncached = sum(d["seconds"] for m in syn.values() for d in m.values() if not d["cached"])
     out = {
         "setup": {"lanes": list(lanes), "frac_bits": frac_bits, "seed": seed,
@@ -421,13 +434,15 @@ def run_sweep(lanes=LANES, frac_bits=FRAC_BITS, seed=SEED, n_cycles=N_CYCLES, n_
                               "(hw.synth.TARGETS['asic']; cell area, no placement)"}.items()
                       if k in targets}},
         "results": rows,
-        "synth_wall_seconds": round(t_syn, 1),
+        "sweep": {"spec": "sweeps/rlsru.toml", "database": run.db, "counts": run.counts,
+                  "workers": run.workers, "wall_seconds": run.wall_seconds},
         "synth_yosys_seconds_uncached": round(uncached, 1),
     }
     out["goal"] = goal(out) if "asic" in targets and all(
         str(P) in rows.get("per_lane", {}) for P in GOAL_LANES) else None
     out["goal_lut80"] = goal_lut80(out) if "16" in rows.get("per_lane", {}) else None
     out["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    out["_run"] = run
     return out
 
 
@@ -644,10 +659,15 @@ def plot(sweep, path=PNG_PATH):
 
 def write(sweep, json_path=JSON_PATH, png_path=PNG_PATH):
     """Write the JSON result (with the markdown table) and the plot."""
+    run = sweep.get("_run")
+    sweep = {k: v for k, v in sweep.items() if k != "_run"}
     sweep = dict(sweep, markdown=markdown_table(sweep), goal_markdown=goal_table(sweep))
     Path(json_path).parent.mkdir(parents=True, exist_ok=True)
     Path(json_path).write_text(json.dumps(sweep, indent=1) + "\n")
     plot(sweep, png_path)
+    if run is not None:                       # the engine's report: Pareto front, effects, CSV
+        from sim.sweep import write_report
+        sweep["report"] = write_report(run)["paths"]
     return sweep
 
 
@@ -658,19 +678,22 @@ def main(argv=None):
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=lambda s: int(s, 0), default=SEED)
     ap.add_argument("--cycles", type=int, default=N_CYCLES)
-    ap.add_argument("--jobs", type=int, default=None)
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--db", help="sweep database (default .cache/sweeps.sqlite)")
+    ap.add_argument("--scheduler", help="dask.distributed scheduler address")
     ap.add_argument("--json", default=str(JSON_PATH))
     ap.add_argument("--png", default=str(PNG_PATH))
     ap.add_argument("--lanes", type=int, nargs="+", default=list(LANES))
     args = ap.parse_args(argv)
     setup_env()
     sweep = write(run_sweep(lanes=tuple(args.lanes), seed=args.seed, n_cycles=args.cycles,
-                            jobs=args.jobs), args.json, args.png)
+                            jobs=args.jobs, db=args.db, scheduler=args.scheduler),
+                  args.json, args.png)
     print(sweep["markdown"])
     print(sweep["goal_markdown"])
     print(json.dumps({"met_by": (sweep["goal"] or {}).get("met_by"),
                       "ice40_bound": (sweep["goal"] or {}).get("ice40_bound")}, indent=1))
-    print(f"wall time {sweep['wall_seconds']} s (synthesis {sweep['synth_wall_seconds']} s)")
+    print(f"wall time {sweep['wall_seconds']} s (sweep {sweep['sweep']['counts']})")
     return 0
 
 

@@ -89,7 +89,7 @@ class LocalExecutor:
 class DaskExecutor:
     """The tasks on a ``dask.distributed`` cluster (``address`` of its scheduler, or a Client)."""
 
-    def __init__(self, address):
+    def __init__(self, address, timeout=30):
         try:
             from distributed import Client
         except ImportError:
@@ -99,7 +99,7 @@ class DaskExecutor:
             self.client, self._own = address, False
         else:
             try:
-                self.client, self._own = Client(address, timeout=30), True
+                self.client, self._own = Client(address, timeout=timeout), True
             except (OSError, TimeoutError, ValueError) as e:
                 raise ConfigError(f"--scheduler {address!r} cannot be reached: {e}.") from None
 
@@ -222,7 +222,7 @@ def _row(spec, task, key, text, res, attempts):
 
 
 def run_sweep(spec, db=None, jobs=1, scheduler=None, retry_failed=False, progress=True,
-              stream=None, say=None, lookup_only=False) -> SweepRun:
+              stream=None, say=None, lookup_only=False, connect_timeout=30) -> SweepRun:
     """Run every task of ``spec`` that the database ``db`` does not hold yet.
 
     Parameters
@@ -238,6 +238,8 @@ def run_sweep(spec, db=None, jobs=1, scheduler=None, retry_failed=False, progres
         Run again the tasks stored as failed (default: reuse them like ok rows).
     progress : bool
         Print the status line to ``stream`` (default stderr).
+    connect_timeout : float
+        Seconds to wait for the Dask scheduler before giving up (:class:`ConfigError`).
     lookup_only : bool
         Run nothing: return the stored rows only (``lobit report``); ``counts["missing"]``
         tells how many tasks have no row yet.
@@ -249,7 +251,7 @@ def run_sweep(spec, db=None, jobs=1, scheduler=None, retry_failed=False, progres
     db = default_db() if db is None else db
     run = SweepRun(spec=spec, db=str(db))
     with Store(db) as store:
-        ex = DaskExecutor(scheduler) if scheduler is not None else LocalExecutor(jobs)
+        ex = DaskExecutor(scheduler, connect_timeout) if scheduler is not None else LocalExecutor(jobs)
         run.workers = ex.describe()
         say(f"sweep {spec.name}: {len(spec.points)} point(s), {len(spec.tasks)} task(s) on "
             f"{run.workers}; database {db}")
