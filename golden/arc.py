@@ -5,9 +5,10 @@ docs/spec.md#arc (ARC, ISCAS 2024). Per tensor ``g`` (FP32 output gradient of a 
 1. statistics of the finite elements: mean ``mu`` and standard deviation ``sd`` (``ddof=1``);
 2. inliers are the finite elements with ``|g - mu| <= z* sd`` (``z* = 3`` by default); the clip
    value ``c`` is the **largest inlier magnitude** (``max |g|`` over the inliers);
-3. clip to ``[-c, c]``, scale ``s = fp32(c / 127)``, ``inv = fp32(1 / s)``, and round toward zero
-   to the symmetric INT8 range through the shared quantizer lane (:func:`golden.quantizer.
-   quantize_bits` in ``"rtz"`` mode); dequantization is ``q * s``.
+3. clip to ``[-c, c]``, scale ``s = fp32(c / L)``, ``inv = fp32(1 / s)``, and round toward zero
+   to the symmetric range ``[-L, L]`` through the shared quantizer lane (:func:`golden.quantizer.
+   quantize_bits` in ``"rtz"`` mode); dequantization is ``q * s``. ``L = 2**(b-1) - 1`` for the
+   code width ``b = bits`` (default 8: INT8, ``L = 127``).
 
 The statistics are computed **on chip** by the ``arc_stats`` unit (:mod:`hw.arc_stats`), whose
 every arithmetic step is defined here (:func:`stats_accumulate`); the host does only the scalar
@@ -46,7 +47,7 @@ from .arc_quantizer import arc_quantize_bits
 from .arc_stats import INF_BITS, NEG_INF_BITS, ArcStatsConfig, StatsResult, stats_accumulate
 from .fp32 import EXP_MASK, from_bits, to_bits
 from .params import ConfigError
-from .quantizer import INT8_MAX, reciprocal_scale
+from .quantizer import code_max, reciprocal_scale
 
 __all__ = ["Z_STAR", "RHO", "ROUNDING", "default_ebase", "host_moments",
            "host_thresholds", "ClipResult", "clip_value", "arc_scale",
@@ -184,14 +185,15 @@ def clip_value(cfg: ArcStatsConfig, bits, z: float = Z_STAR, ebase: int | None =
     return ClipResult(r2.cmax, mu, sd, lo, hi, eb, r1, r2, passes, fallback, hist)
 
 
-def arc_scale(c_bits: int):
+def arc_scale(c_bits: int, bits: int = 8):
     """Host: ``(s, inv)`` as ``np.float32`` from the clip value's bit pattern.
 
-    ``s = fp32(c / 127)`` (one float32 division), ``inv = fp32(1 / s)``; when ``s`` is zero or
-    subnormal, ``s = 0`` and ``inv = +0`` (every finite element then gets code 0).
+    ``s = fp32(c / L)``, ``L = 2**(bits-1) - 1`` (one float32 division), ``inv = fp32(1 / s)``;
+    when ``s`` is zero or subnormal, ``s = 0`` and ``inv = +0`` (every finite element then gets
+    code 0).
     """
     c = from_bits(np.int64(c_bits) & 0x7FFF_FFFF)[()]
-    s = np.float32(c / np.float32(INT8_MAX))
+    s = np.float32(c / np.float32(code_max(bits)))
     if (int(to_bits(s)) & EXP_MASK) == 0:
         return np.float32(0), np.float32(0)
     return s, reciprocal_scale(s)
@@ -239,7 +241,8 @@ class ArcResult:
 
 
 def arc_quantize(g32, z: float = Z_STAR, rounding: str = "rtz", rho: float = RHO,
-                 cfg: ArcStatsConfig | None = None, ebase: int | None = None) -> ArcResult:
+                 cfg: ArcStatsConfig | None = None, ebase: int | None = None,
+                 bits: int = 8) -> ArcResult:
     """Quantize one FP32 tensor with ARC: on-chip statistics, host scalars, ARC lanes.
 
     Parameters
@@ -256,6 +259,9 @@ def arc_quantize(g32, z: float = Z_STAR, rounding: str = "rtz", rho: float = RHO
         Statistics-unit parameters (default config).
     ebase : int, optional
         First window register (default :func:`default_ebase`).
+    bits : int
+        Code width ``b`` (2..16): codes in ``[-(2**(b-1)-1), 2**(b-1)-1]``, ``int8`` up to 8
+        bits, ``int16`` above.
     """
     g = np.asarray(g32)
     if g.dtype != np.float32:
@@ -264,19 +270,20 @@ def arc_quantize(g32, z: float = Z_STAR, rounding: str = "rtz", rho: float = RHO
         raise ConfigError(f"arc rounding {rounding!r} is invalid: allowed values are "
                           f"{', '.join(ROUNDING)}.")
     cfg = cfg or ArcStatsConfig()
-    bits = to_bits(g.reshape(-1))
-    info = clip_value(cfg, bits, z, ebase)
-    s, inv = arc_scale(info.c_bits)
+    code_max(bits)                                  # validate the width before any pass
+    xbits = to_bits(g.reshape(-1))
+    info = clip_value(cfg, xbits, z, ebase)
+    s, inv = arc_scale(info.c_bits, bits)
     mode, frac = rounding, None
     if rounding == "adaptive":
         mode = "rtz"
         if s > 0:
             lo, hi = dead_zone_thresholds(s)
-            n_dz = stats_accumulate(cfg, bits, True, info.ebase, lo, hi).n_in
+            n_dz = stats_accumulate(cfg, xbits, True, info.ebase, lo, hi).n_in
             mode = adaptive_mode(info.pass1, n_dz, rho)
             nz = info.pass1.count - info.pass1.n_zero
             frac = (n_dz - info.pass1.n_zero) / nz if nz > 0 else 0.0
-    codes, nan, sat, clip = arc_quantize_bits(bits, info.c_bits, int(to_bits(inv)), mode)
+    codes, nan, sat, clip = arc_quantize_bits(xbits, info.c_bits, int(to_bits(inv)), mode, bits)
     shp = g.shape
     return ArcResult(codes.reshape(shp), nan.reshape(shp), sat.reshape(shp), clip.reshape(shp),
                      s, inv, info.c, mode, info, frac)

@@ -7,7 +7,8 @@ Datapath of one lane (block ``dagq_quantizer``)
 -----------------------------------------------
 Registers (FP32 bit patterns written by the host, :func:`dagq_registers`): the threshold ``th``
 and the reciprocal scales ``inv1 = fp32(1/s1)``, ``inv2 = fp32(1/s2)`` with
-``s1 = fp32(th/127)``, ``s2 = fp32(fp32(gmax - th)/127)``. For an FP32 input ``x``:
+``s1 = fp32(th/L)``, ``s2 = fp32(fp32(gmax - th)/L)``, ``L = 2**(b-1) - 1`` for the code width
+``b = bits`` (default 8: ``L = 127``). For an FP32 input ``x``:
 
 1. subnormals of ``x`` and ``th`` are flushed to zero; the sign bit of ``th`` is ignored;
 2. region: ``outer = |x| > |th|`` compared as 31-bit magnitudes (exact, integer), NaN inputs are
@@ -15,12 +16,16 @@ and the reciprocal scales ``inv1 = fp32(1/s1)``, ``inv2 = fp32(1/s2)`` with
 3. inner: ``v = fp32(x * inv1)``; outer: ``d = fp32(|x| - |th|)`` (IEEE subtraction, RNE),
    flushed when subnormal, given the sign of ``x``, then ``v = fp32(d * inv2)``; both multiplies
    are :func:`golden.fp32.fp32_mul_bits` (flush-to-zero policy, docs/spec.md#decision-b);
-4. ``code = sat127(SR_F(v, r))`` through the shared rounding stage (:func:`golden.quantizer.
+4. ``code = sat_L(SR_F(v, r))`` through the shared rounding stage (:func:`golden.quantizer.
    fp32_to_fixed`, :func:`golden.quantizer.round_fixed` mode ``"sr"``, :func:`golden.quantizer.
-   saturate_int8`) with ``r`` from the RLSRU (:func:`golden.rlsru.generate`).
+   saturate_codes`) with ``r`` from the RLSRU (:func:`golden.rlsru.generate`).
+
+Code width: each region maps its magnitude range onto the ``L = 2**(b-1) - 1`` positive codes of
+a ``b``-bit symmetric code (the paper's INT8 form is ``b = 8``); the region field is 2 bits at
+every width. Codes are ``int8`` up to 8 bits and ``int16`` above.
 
 Special values: NaN input -> region 0, code 0, ``nan``; +-Inf -> outer region with its sign,
-``Inf - th = Inf``, code +-127 with ``sat`` (when ``inv2`` is positive and finite).
+``Inf - th = Inf``, code ``+-L`` with ``sat`` (when ``inv2`` is positive and finite).
 
 Degenerate registers (chosen, :func:`dagq_registers`): a scale that is zero (``th = 0`` or
 ``gmax = th``) gets the reciprocal 0 instead of Inf, so ``th = 0`` quantizes only the zeros in
@@ -43,7 +48,7 @@ Seed chaining (:func:`chain_seed`): the next tensor's seed is the 16-bit LFSR st
 ``n_beats * ceil(P/16)`` steps from this tensor's seed (the last state the ``split``/``replay``
 source used in the final pass).
 
-Overflow policy (docs/spec.md#decision-c): saturate to +-127, per-lane ``sat`` and sticky flags.
+Overflow policy (docs/spec.md#decision-c): saturate to ``+-L``, per-lane ``sat`` and sticky flags.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ import numpy as np
 from .fp32 import SIGN_MASK, from_bits, fp32_mul_bits, to_bits
 from .lfsr import leap
 from .params import BlockConfig, ConfigError, Param
-from .quantizer import INT8_MAX, fp32_to_fixed, quantize_bits, round_fixed, saturate_int8
+from .quantizer import code_max, fp32_to_fixed, quantize_bits, round_fixed, saturate_codes
 from .rlsru import (PERIOD, SCHEMES, RlsruConfig, check_phase_lanes, generate, lfsr16,
                     period_states, split_rotation)
 
@@ -76,7 +81,7 @@ class DagqQuantizerConfig(BlockConfig):
     """Parameters of the DAGQ quantizer lanes (datapath and policies in the module docstring)."""
     BLOCK = "dagq_quantizer"
     PARAMS = (
-        Param("lanes", int, 2, "P: parallel lanes (FP32 inputs, INT8 codes + 2-bit regions per "
+        Param("lanes", int, 2, "P: parallel lanes (FP32 inputs, codes + 2-bit regions per "
               "beat)", lo=1, hi=64),
         Param("frac_bits", int, 8, "F: fraction bits of the fixed-point value = random bits per "
               "lane of SR_F", lo=1, hi=16),
@@ -84,8 +89,11 @@ class DagqQuantizerConfig(BlockConfig):
               choices=SCHEMES),
         Param("seed", int, 0xACE1, "16-bit LFSR seed of the RLSRU (nonzero)", lo=0, hi=0xFFFF),
         Param("pipelined", bool, True, "register the FP32 product before the rounder (+1 cycle)"),
+        Param("bits", int, 8, "code width b: symmetric codes in [-(2^(b-1)-1), 2^(b-1)-1]",
+              lo=2, hi=16),
     )
-    TAGS = {"lanes": "l", "frac_bits": "f", "scheme": "", "seed": "s", "pipelined": "p"}
+    TAGS = {"lanes": "l", "frac_bits": "f", "scheme": "", "seed": "s", "pipelined": "p",
+            "bits": "b"}
     TIMING_NOTE = ("latency = 1 (output register) + 1 with pipelined (product register); beat t "
                    "is rounded with golden.rlsru.generate()[t]")
 
@@ -131,12 +139,14 @@ class DagqRegisters:
                 "inv2": int(to_bits(self.inv2))}
 
 
-def dagq_registers(th, gmax) -> DagqRegisters:
-    """Scales ``s1 = fp32(th/127)``, ``s2 = fp32(fp32(gmax - th)/127)`` and their reciprocals."""
+def dagq_registers(th, gmax, bits: int = 8) -> DagqRegisters:
+    """Scales ``s1 = fp32(th/L)``, ``s2 = fp32(fp32(gmax - th)/L)`` and their reciprocals,
+    ``L = 2**(bits-1) - 1`` (127 for 8 bits)."""
+    L = np.float32(code_max(bits))
     th, gmax = np.float32(th), np.float32(gmax)
     with np.errstate(over="ignore", invalid="ignore"):
-        s1 = np.float32(th / np.float32(INT8_MAX))
-        s2 = np.float32(np.float32(gmax - th) / np.float32(INT8_MAX))
+        s1 = np.float32(th / L)
+        s2 = np.float32(np.float32(gmax - th) / L)
     return DagqRegisters(th=th, gmax=gmax, s1=s1, s2=s2, inv1=recip_or_zero(s1),
                          inv2=recip_or_zero(s2))
 
@@ -176,7 +186,7 @@ def dagq_scaled_bits(x_bits, th_bits, inv1_bits, inv2_bits):
     return v.astype(np.int64), region
 
 
-def dagq_quantize_bits(x_bits, th_bits, inv1_bits, inv2_bits, frac_bits: int, rnd):
+def dagq_quantize_bits(x_bits, th_bits, inv1_bits, inv2_bits, frac_bits: int, rnd, bits: int = 8):
     """Quantize FP32 bit patterns with the DAGQ registers (module docstring, steps 1-4).
 
     Parameters
@@ -189,21 +199,23 @@ def dagq_quantize_bits(x_bits, th_bits, inv1_bits, inv2_bits, frac_bits: int, rn
         ``F``, 1..16.
     rnd : array_like of int
         ``r`` in ``[0, 2**F)`` per element.
+    bits : int
+        Code width ``b`` (2..16).
 
     Returns
     -------
-    codes : numpy.ndarray of int8
+    codes : numpy.ndarray of int8 (int16 above 8 bits)
     region : numpy.ndarray of uint8
         0 inner, 1 outer negative, 2 outer positive.
     nan, sat : numpy.ndarray of bool
     """
     v, region = dagq_scaled_bits(x_bits, th_bits, inv1_bits, inv2_bits)
-    raw = fp32_to_fixed(v, frac_bits)
-    codes, sat = saturate_int8(round_fixed(raw, frac_bits, "sr", rnd))
+    raw = fp32_to_fixed(v, frac_bits, bits)
+    codes, sat = saturate_codes(round_fixed(raw, frac_bits, "sr", rnd), bits)
     return codes, region, raw.nan, sat
 
 
-def dagq_quantize_fast(x32, th, inv1, inv2, frac_bits: int, rnd):
+def dagq_quantize_fast(x32, th, inv1, inv2, frac_bits: int, rnd, bits: int = 8):
     """:func:`dagq_quantize_bits` on float32 arrays with NumPy float32 arithmetic (for training).
 
     Bit-identical to :func:`dagq_quantize_bits` (tested): NumPy's float32 subtraction and
@@ -219,6 +231,8 @@ def dagq_quantize_fast(x32, th, inv1, inv2, frac_bits: int, rnd):
     frac_bits : int
     rnd : numpy.ndarray of int
         One random integer per element.
+    bits : int
+        Code width ``b`` (2..16).
 
     Returns
     -------
@@ -239,7 +253,7 @@ def dagq_quantize_fast(x32, th, inv1, inv2, frac_bits: int, rnd):
         i2 = np.float32(0) * np.sign(inv2) if abs(np.float32(inv2)) < tiny else np.float32(inv2)
         xf = np.where(ax == 0, np.where(np.signbit(x), np.float32(-0.0), np.float32(0)), x)
         v = np.where(outer, d * i2, xf * i1).astype(np.float32)
-    codes, nan, sat = quantize_bits(v.view(np.uint32), 0x3F80_0000, "sr", frac_bits, rnd)
+    codes, nan, sat = quantize_bits(v.view(np.uint32), 0x3F80_0000, "sr", frac_bits, rnd, bits)
     region = np.where(outer, np.where(np.signbit(x), 1, 2), 0).astype(np.uint8)
     return codes, region, nan, sat
 
@@ -298,7 +312,8 @@ def run(cfg: DagqQuantizerConfig, x_bits, restarts, regs: dict):
     if x.ndim != 2 or x.shape[1] != cfg.lanes:
         raise ConfigError(f"dagq_quantizer input has shape {x.shape}: expected (n, {cfg.lanes}).")
     r = generate(rlsru_config(cfg), x.shape[0], restarts)
-    out = dagq_quantize_bits(x, regs["th"], regs["inv1"], regs["inv2"], cfg.frac_bits, r)
+    out = dagq_quantize_bits(x, regs["th"], regs["inv1"], regs["inv2"], cfg.frac_bits, r,
+                             cfg.bits)
     return (*out, r)
 
 
@@ -360,7 +375,8 @@ def ots(cfg: DagqQuantizerConfig, g32, factors=MAGNITUDE_FACTORS) -> OtsResult:
     Parameters
     ----------
     cfg : DagqQuantizerConfig
-        Lanes, ``frac_bits``, RLSRU scheme and seed of the block that runs the passes.
+        Lanes, ``frac_bits``, RLSRU scheme, seed and code width ``bits`` of the block that runs
+        the passes.
     g32 : numpy.ndarray of float32
         The gradient tensor (any shape, row-major order is the stream order).
     factors : sequence of float
@@ -377,14 +393,16 @@ def ots(cfg: DagqQuantizerConfig, g32, factors=MAGNITUDE_FACTORS) -> OtsResult:
     mse = np.empty(len(cands))
     with np.errstate(invalid="ignore"):
         for i, th in enumerate(cands):
-            regs = dagq_registers(th, gmax)
-            q, reg, _, _ = dagq_quantize_fast(flat, regs.th, regs.inv1, regs.inv2, cfg.frac_bits, r)
+            regs = dagq_registers(th, gmax, cfg.bits)
+            q, reg, _, _ = dagq_quantize_fast(flat, regs.th, regs.inv1, regs.inv2, cfg.frac_bits, r,
+                                              cfg.bits)
             sub = np.abs(g64) > np.float64(th)
             err = dagq_dequantize(q[sub], reg[sub], regs).astype(np.float64) - g64[sub]
             mse[i] = np.mean(err * err) if sub.any() else np.inf
     k = int(np.argmin(mse))
-    regs = dagq_registers(cands[k], gmax)
-    q, reg, nan, sat = dagq_quantize_fast(flat, regs.th, regs.inv1, regs.inv2, cfg.frac_bits, r)
+    regs = dagq_registers(cands[k], gmax, cfg.bits)
+    q, reg, nan, sat = dagq_quantize_fast(flat, regs.th, regs.inv1, regs.inv2, cfg.frac_bits, r,
+                                          cfg.bits)
     return OtsResult(gmax=gmax, sigma=sigma, candidates=cands, mse=mse, index=k, regs=regs,
                      codes=q.reshape(g.shape), region=reg.reshape(g.shape),
                      nan=nan.reshape(g.shape), sat=sat.reshape(g.shape),

@@ -22,12 +22,13 @@ toward 0 (``s = 0`` on a first call); one element: ``sigma = 0``, Gaussian if it
 
 Datapath of one lane (block ``gvq_quantizer``)
 ----------------------------------------------
-Per channel two FP32 registers: ``clip = fp32(s)`` and ``inv = fp32(127 / fp32(s))``
-(:func:`gvq_registers`). For an input ``x`` of channel ``c``: clip to ``[-|clip_c|, |clip_c|]``
+Per channel two FP32 registers: ``clip = fp32(s)`` and ``inv = fp32(L / fp32(s))``
+(:func:`gvq_registers`), ``L = 2**(b-1) - 1`` for the code width ``b = bits`` (default 8:
+``L = 127``; the MCS scale ``s`` itself does not depend on ``b``). For an input ``x`` of channel ``c``: clip to ``[-|clip_c|, |clip_c|]``
 (magnitude comparison of bit patterns after flushing a subnormal ``x``; NaN passes; +-Inf is
 clipped), ``v = fp32(x * inv_c)`` (:func:`golden.fp32.fp32_mul_bits`), then the shared rounding
 stage: RNE or ``SR_F`` (random numbers from the RLSRU, one beat per data beat), saturation to
-+-127 (docs/spec.md#decision-a) with per-lane ``sat`` (docs/spec.md#decision-c) and ``nan``
+``+-L`` (docs/spec.md#decision-a; codes ``int8`` up to 8 bits, ``int16`` above) with per-lane ``sat`` (docs/spec.md#decision-c) and ``nan``
 flags, and a per-lane ``clip`` flag (the MCS clipping event).
 """
 
@@ -39,7 +40,7 @@ import numpy as np
 
 from .fp32 import EXP_MASK, SIGN_MASK, flush_bits, to_bits
 from .params import BlockConfig, ConfigError, Param
-from .quantizer import INT8_MAX, quantize_bits
+from .quantizer import code_max, quantize_bits
 from .rlsru import SCHEMES, RlsruConfig, check_phase_lanes, generate
 
 __all__ = ["GvqQuantizerConfig", "LAMBDA", "K", "A", "ChannelStats", "channel_stats", "classify",
@@ -56,7 +57,7 @@ class GvqQuantizerConfig(BlockConfig):
     """Parameters of the GVQ quantizer lanes with their per-channel register file."""
     BLOCK = "gvq_quantizer"
     PARAMS = (
-        Param("lanes", int, 2, "P: parallel lanes (FP32 inputs and INT8 codes per beat)",
+        Param("lanes", int, 2, "P: parallel lanes (FP32 inputs and codes per beat)",
               lo=1, hi=64),
         Param("channels", int, 16, "C: entries of the per-channel (clip, inv) register file",
               lo=1, hi=4096),
@@ -68,9 +69,11 @@ class GvqQuantizerConfig(BlockConfig):
               choices=SCHEMES),
         Param("seed", int, 0xACE1, "16-bit LFSR seed of the RLSRU (nonzero)", lo=0, hi=0xFFFF),
         Param("pipelined", bool, True, "register the FP32 product before the rounder (+1 cycle)"),
+        Param("bits", int, 8, "code width b: symmetric codes in [-(2^(b-1)-1), 2^(b-1)-1]",
+              lo=2, hi=16),
     )
     TAGS = {"lanes": "l", "channels": "c", "mode": "", "frac_bits": "f", "scheme": "",
-            "seed": "s", "pipelined": "p"}
+            "seed": "s", "pipelined": "p", "bits": "b"}
     TRANSACTION = "data beat (with the load beats before it)"
     TIMING_NOTE = ("latency = 1 (output register) + 1 with pipelined; a load beat writes the "
                    "register file and has no output")
@@ -164,12 +167,12 @@ def gvq_scales(g32, state: dict, axis=1):
     return s.astype(np.float32), gauss, stats
 
 
-def gvq_registers(s32):
-    """Register bit patterns ``(clip, inv)`` per channel: ``clip = s``, ``inv = fp32(127/s)``
-    (0 for a zero or subnormal ``s``)."""
+def gvq_registers(s32, bits: int = 8):
+    """Register bit patterns ``(clip, inv)`` per channel: ``clip = s``, ``inv = fp32(L/s)``,
+    ``L = 2**(bits-1) - 1`` (0 for a zero or subnormal ``s``)."""
     s = np.asarray(s32, dtype=np.float32)
     with np.errstate(divide="ignore", over="ignore"):
-        inv = np.float32(INT8_MAX) / s
+        inv = np.float32(code_max(bits)) / s
     inv = np.where(np.abs(s) < np.finfo(np.float32).tiny, np.float32(0.0), inv).astype(np.float32)
     return to_bits(s), to_bits(inv)
 
@@ -187,8 +190,9 @@ def gvq_clip_bits(x_bits, clip_bits):
     return np.where(clip, (b & SIGN_MASK) | cm, b).astype(np.int64), clip
 
 
-def gvq_quantize_bits(x_bits, clip_bits, inv_bits, mode="rne", frac_bits=8, rnd=None):
-    """One lane per element: clip, ``v = fp32(x * inv)``, RNE or ``SR_F``, saturate.
+def gvq_quantize_bits(x_bits, clip_bits, inv_bits, mode="rne", frac_bits=8, rnd=None, bits=8):
+    """One lane per element: clip, ``v = fp32(x * inv)``, RNE or ``SR_F``, saturate to
+    ``bits``-bit codes.
 
     ``clip_bits``/``inv_bits`` broadcast against ``x_bits`` (per element, per channel or
     scalar). Returns ``(codes, nan, sat, clip)``.
@@ -197,7 +201,8 @@ def gvq_quantize_bits(x_bits, clip_bits, inv_bits, mode="rne", frac_bits=8, rnd=
     c = np.broadcast_to(np.asarray(clip_bits, dtype=np.int64), x.shape)
     inv = np.broadcast_to(np.asarray(inv_bits, dtype=np.int64), x.shape)
     xc, clip = gvq_clip_bits(x, c)
-    codes, nan, sat = quantize_bits(xc, inv, mode, frac_bits, rnd if mode == "sr" else None)
+    codes, nan, sat = quantize_bits(xc, inv, mode, frac_bits, rnd if mode == "sr" else None,
+                                    bits)
     return codes, nan, sat, clip
 
 
@@ -249,5 +254,5 @@ def run(cfg: GvqQuantizerConfig, load, ch, x_bits, clip_bits, inv_bits):
     if cfg.mode == "sr":
         r = generate(rlsru_config(cfg), data.shape[0])
     codes, nan, sat, clip = gvq_quantize_bits(data, regs[:, :1], regs[:, 1:], cfg.mode,
-                                              cfg.frac_bits, r)
+                                              cfg.frac_bits, r, cfg.bits)
     return codes, nan, sat, clip, r

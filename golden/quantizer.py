@@ -1,4 +1,4 @@
-"""Golden model of the quantizer lane: FP32 gradient x FP32 reciprocal scale -> symmetric INT8.
+"""Golden model of the quantizer lane: FP32 gradient x FP32 reciprocal scale -> symmetric b-bit code.
 
 One lane computes, for an IEEE binary32 input ``x`` and the host-set reciprocal scale ``inv``
 (``inv = fp32(1/s)``, docs/spec.md#numeric-conventions):
@@ -15,7 +15,16 @@ One lane computes, for an IEEE binary32 input ``x`` and the host-set reciprocal 
    * ``"sr"``  -- ``SR_F(v, r) = (floor(v * 2**F) + r) >> F`` with an F-bit random integer ``r``
      (the adder form of docs/spec.md#decision-f; floor-based, so negative values round like positive ones
      shifted, not mirrored);
-4. saturation to the symmetric INT8 range ``[-127, 127]`` (docs/spec.md#decision-a), :func:`saturate_int8`.
+4. saturation to the symmetric range ``[-L, L]``, ``L = code_max(b) = 2**(b-1) - 1`` of the code
+   width ``b = bits`` (2..16, default 8: INT8, ``[-127, 127]``; docs/spec.md#decision-a),
+   :func:`saturate_codes`.
+
+Code width
+----------
+Every function that produces codes takes ``bits=8``. Codes are returned as ``int8`` for
+``bits <= 8`` and ``int16`` above (:func:`code_dtype`). The table below is written for the
+default ``b = 8`` (``L = 127``, saturation from ``|v| >= 128``); for another width read ``L`` for
+127 and ``2**(b-1)`` for 128.
 
 Special values (docs/spec.md#decision-b)
 ----------------------------------------
@@ -50,28 +59,58 @@ import numpy as np
 from .fp32 import fp32_mul_bits, split_bits, to_bits
 from .params import BlockConfig, ConfigError, Param
 
-__all__ = ["QuantizerConfig", "INT8_MAX", "MODES", "BIG_EXP", "FixedRaw",
-           "fp32_to_fixed", "round_fixed", "saturate_int8", "quantize_bits", "quantize",
-           "reciprocal_scale"]
+__all__ = ["QuantizerConfig", "INT8_MAX", "MODES", "BIG_EXP", "BITS_RANGE", "check_bits",
+           "code_max", "code_dtype", "big_exp", "FixedRaw", "fp32_to_fixed", "round_fixed",
+           "saturate_codes", "saturate_int8", "quantize_bits", "quantize", "reciprocal_scale"]
 
 INT8_MAX = 127
 MODES = ("rne", "rtz", "sr")
-#: biased exponent from which ``|v| >= 128``
+#: biased exponent from which ``|v| >= 128`` (the default width; :func:`big_exp` for any width)
 BIG_EXP = 127 + 7
+#: inclusive range of the code width ``bits``
+BITS_RANGE = (2, 16)
+#: ``bits + frac_bits`` up to which the float32 SR path of :func:`quantize_bits` is exact
+FAST_SR_LIMIT = 24
+
+
+def check_bits(bits, who: str = "quantizer") -> int:
+    """Validate a code width: an integer in 2..16 (one-sentence :class:`ConfigError` otherwise)."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or \
+            not BITS_RANGE[0] <= int(bits) <= BITS_RANGE[1]:
+        raise ConfigError(f"{who} code width bits={bits!r} is out of range: allowed values are "
+                          f"integers in {BITS_RANGE[0]}..{BITS_RANGE[1]}.")
+    return int(bits)
+
+
+def code_max(bits: int = 8) -> int:
+    """Largest code ``L = 2**(bits-1) - 1`` of the symmetric range ``[-L, L]`` (127 for 8 bits)."""
+    return (1 << (check_bits(bits) - 1)) - 1
+
+
+def code_dtype(bits: int = 8):
+    """NumPy dtype of the codes: ``int8`` for ``bits <= 8``, ``int16`` above."""
+    return np.int8 if check_bits(bits) <= 8 else np.int16
+
+
+def big_exp(bits: int = 8) -> int:
+    """Biased FP32 exponent from which ``|v| >= 2**(bits-1)`` (every mode saturates)."""
+    return 127 + check_bits(bits) - 1
 
 
 class QuantizerConfig(BlockConfig):
     """Parameters of the quantizer (see the module docstring for the rounding and flag policy)."""
     BLOCK = "quantizer"
     PARAMS = (
-        Param("lanes", int, 2, "parallel lanes P (FP32 inputs and INT8 codes per beat)", lo=1, hi=64),
+        Param("lanes", int, 2, "parallel lanes P (FP32 inputs and codes per beat)", lo=1, hi=64),
         Param("mode", str, "rne", "rounding mode: round to nearest even, toward zero, stochastic",
               choices=MODES),
         Param("frac_bits", int, 8, "fraction bits F of the fixed-point value (SR uses F random bits)",
               lo=1, hi=16),
         Param("pipelined", bool, True, "register the FP32 product before the rounder (+1 cycle latency)"),
+        Param("bits", int, 8, "code width b: symmetric codes in [-(2^(b-1)-1), 2^(b-1)-1]",
+              lo=2, hi=16),
     )
-    TAGS = {"lanes": "l", "mode": "", "frac_bits": "f", "pipelined": "p"}
+    TAGS = {"lanes": "l", "mode": "", "frac_bits": "f", "pipelined": "p", "bits": "b"}
 
     TIMING_NOTE = "latency = 1 (output register) + 1 with pipelined (product register)"
 
@@ -86,17 +125,18 @@ class QuantizerConfig(BlockConfig):
 class FixedRaw:
     """An FP32 value as an unrounded sign-magnitude fixed-point number with ``F`` fraction bits.
 
-    ``|v| * 2**F = mag + t`` with ``0 <= t < 1`` and ``sticky = (t != 0)``. Magnitudes of 128 and
-    above (and infinities) are represented by ``mag = 128 * 2**F``, ``sticky = False``: every mode
-    rounds that to +-128, which :func:`saturate_int8` turns into +-127 with the ``sat`` flag. NaN
-    has ``mag = 0``, ``neg = False`` and ``nan = True``.
+    ``|v| * 2**F = mag + t`` with ``0 <= t < 1`` and ``sticky = (t != 0)``. Magnitudes of
+    ``2**(b-1)`` and above (and infinities) are represented by ``mag = 2**(b-1) * 2**F``,
+    ``sticky = False``: every mode rounds that to ``+-2**(b-1)``, which :func:`saturate_codes`
+    turns into ``+-L`` with the ``sat`` flag (b = 8: 128 and 127). NaN has ``mag = 0``,
+    ``neg = False`` and ``nan = True``.
 
     Attributes
     ----------
     neg : numpy.ndarray of bool
         Sign of ``v`` (false for NaN).
     mag : numpy.ndarray of int64
-        ``floor(|v| * 2**F)``, in ``[0, 128 * 2**F]``.
+        ``floor(|v| * 2**F)``, in ``[0, 2**(b-1) * 2**F]``.
     sticky : numpy.ndarray of bool
         Some bit below ``2**-F`` of ``|v|`` is set.
     nan : numpy.ndarray of bool
@@ -108,23 +148,27 @@ class FixedRaw:
     nan: np.ndarray
 
 
-def fp32_to_fixed(bits, frac_bits: int) -> FixedRaw:
+def fp32_to_fixed(x_bits, frac_bits: int, bits: int = 8) -> FixedRaw:
     """Convert FP32 bit patterns to the raw fixed-point record (subnormals flushed to zero).
 
-    For a normal ``v = 1.f * 2**(e-127)`` with ``|v| < 128`` the magnitude is the 24-bit
-    significand shifted right by ``150 - F - e`` (at least ``17 - F >= 1``), the shifted-out bits
-    OR-ed into ``sticky``; shifts above 25 behave like 25.
+    For a normal ``v = 1.f * 2**(e-127)`` with ``|v| < 2**(bits-1)`` the magnitude is the 24-bit
+    significand shifted right by ``k = 150 - F - e`` (at least ``25 - F - bits``), the
+    shifted-out bits OR-ed into ``sticky``; shifts above 25 behave like 25. When
+    ``F + bits > 25`` the shift can be negative (a left shift, exact, ``sticky = 0``).
+    ``|v| >= 2**(bits-1)`` and infinities give ``mag = 2**(bits-1) * 2**F``.
     """
     F = int(frac_bits)
-    s, e, f = split_bits(bits)
+    b = check_bits(bits)
+    s, e, f = split_bits(x_bits)
     nan = (e == 0xFF) & (f != 0)
-    big = ((e == 0xFF) & (f == 0)) | ((e >= BIG_EXP) & (e != 0xFF))
+    big = ((e == 0xFF) & (f == 0)) | ((e >= big_exp(b)) & (e != 0xFF))
     zero = e == 0
     sig = f | (1 << 23)
-    k = np.clip(150 - F - e, 1, 25)
-    mag = sig >> k
+    sh = 150 - F - e
+    k = np.clip(sh, 0, 25)
+    mag = (sig << np.clip(-sh, 0, 8)) >> k
     sticky = (sig & ((np.int64(1) << k) - 1)) != 0
-    mag = np.where(big, np.int64(128) << F, np.where(zero | nan, 0, mag)).astype(np.int64)
+    mag = np.where(big, np.int64(1 << (b - 1)) << F, np.where(zero | nan, 0, mag)).astype(np.int64)
     sticky = sticky & ~(big | zero | nan)
     neg = (s == 1) & ~nan
     return FixedRaw(neg=neg, mag=mag, sticky=sticky, nan=nan)
@@ -164,7 +208,8 @@ def round_fixed(raw: FixedRaw, frac_bits: int, mode: str, rnd=None) -> np.ndarra
     Returns
     -------
     numpy.ndarray of int64
-        Values in ``[-128, 128]``.
+        Values in ``[-2**(b-1), 2**(b-1)]`` for a record from ``fp32_to_fixed(..., bits=b)``
+        (the rounding itself does not depend on the code width).
     """
     F = int(frac_bits)
     mode = QuantizerConfig.param("mode").validate("quantizer", mode)
@@ -183,31 +228,64 @@ def round_fixed(raw: FixedRaw, frac_bits: int, mode: str, rnd=None) -> np.ndarra
     return np.where(raw.neg, -q, q)
 
 
-def saturate_int8(q):
-    """Clamp to ``[-127, 127]``; returns ``(codes as int8, sat mask)``."""
+def saturate_codes(q, bits: int = 8):
+    """Clamp integers to ``[-L, L]``, ``L = code_max(bits)``; returns ``(codes, sat mask)``.
+
+    ``codes`` has dtype :func:`code_dtype` (``int8`` up to 8 bits, ``int16`` above).
+    """
+    L = code_max(bits)
     q = np.asarray(q, dtype=np.int64)
-    sat = (q > INT8_MAX) | (q < -INT8_MAX)
-    return np.clip(q, -INT8_MAX, INT8_MAX).astype(np.int8), sat
+    sat = (q > L) | (q < -L)
+    return np.clip(q, -L, L).astype(code_dtype(bits)), sat
 
 
-def quantize_bits(x_bits, inv_bits, mode: str, frac_bits: int, rnd=None):
+def saturate_int8(q):
+    """:func:`saturate_codes` at the default width 8: clamp to ``[-127, 127]`` as ``int8``."""
+    return saturate_codes(q, 8)
+
+
+def quantize_bits(x_bits, inv_bits, mode: str, frac_bits: int, rnd=None, bits: int = 8):
     """Quantize FP32 bit patterns with the reciprocal scale ``inv_bits`` (bit pattern).
+
+    Parameters
+    ----------
+    x_bits, inv_bits : array_like of int
+        FP32 bit patterns, broadcast against each other.
+    mode : {"rne", "rtz", "sr"}
+    frac_bits : int
+        ``F``, 1..16.
+    rnd : array_like of int, optional
+        ``r`` in ``[0, 2**F)`` per element (mode ``"sr"`` only).
+    bits : int
+        Code width ``b`` (2..16).
 
     Returns
     -------
-    codes : numpy.ndarray of int8
-        In ``[-127, 127]``.
+    codes : numpy.ndarray of int8 (``bits <= 8``) or int16
+        In ``[-L, L]``, ``L = 2**(b-1) - 1``.
     nan : numpy.ndarray of bool
         The product ``v`` was NaN (code 0).
     sat : numpy.ndarray of bool
-        The code was saturated (``v`` infinite, ``|v| >= 128`` or rounded outside the range).
+        The code was saturated (``v`` infinite, ``|v| >= 2**(b-1)`` or rounded outside the range).
     """
     # Fast form, bit-identical to fp32_mul_bits -> fp32_to_fixed -> round_fixed ->
-    # saturate_int8 (tests/test_train_quantizer_speed.py keeps that chain as the oracle):
-    # NumPy's float32 multiply is the IEEE product fp32_mul_bits computes before its flush, and
-    # every mode's rounding of a float32 value in [-128, 128] is exact in float32.
+    # saturate_codes (tests/test_train_quantizer.py and tests/test_quantizer.py keep that chain
+    # as the oracle): NumPy's float32 multiply is the IEEE product fp32_mul_bits computes before
+    # its flush; RNE and RTZ of a float32 value are exact in float32 (np.rint, np.trunc); SR
+    # computes t = floor(clip(v, +-2**(b-1)) * 2**F), exact (a power-of-two scaling and a floor),
+    # then t + r, an integer of magnitude below 2**(b-1+F) + 2**F, exact while b + F <= 24
+    # (every integer up to 2**24 is a float32). Above that the exact int64 chain is used.
     F = int(frac_bits)
     mode = QuantizerConfig.param("mode").validate("quantizer", mode)
+    b = check_bits(bits)
+    L = code_max(b)
+    if mode == "sr" and b + F > FAST_SR_LIMIT:
+        r = _check_rnd(rnd, F, np.broadcast(np.asarray(x_bits), np.asarray(inv_bits)).shape)
+        v = fp32_mul_bits(np.asarray(x_bits, dtype=np.int64) & 0xFFFF_FFFF,
+                          np.asarray(inv_bits, dtype=np.int64) & 0xFFFF_FFFF)
+        raw = fp32_to_fixed(v, F, b)
+        codes, sat = saturate_codes(round_fixed(raw, F, mode, r), b)
+        return codes, raw.nan, sat
     xb = np.asarray(x_bits)
     x = (xb if xb.dtype == np.uint32 else (xb.astype(np.int64) & 0xFFFF_FFFF).astype(np.uint32)
          ).view(np.float32)
@@ -242,21 +320,22 @@ def quantize_bits(x_bits, inv_bits, mode: str, frac_bits: int, rnd=None):
                                                                       r.max() > (1 << F) - 1)):
                 _check_rnd(rnd, F, v.shape)
             r = np.broadcast_to(r, v.shape)
-            t = np.floor(np.clip(v, np.float32(-128.0), np.float32(128.0)) * np.float32(1 << F))
+            top = np.float32(1 << (b - 1))
+            t = np.floor(np.clip(v, -top, top) * np.float32(1 << F))
             q = np.floor((t + r.astype(np.float32)) * np.float32(1.0 / (1 << F)))
         nan = np.isnan(v)
-        sat = np.abs(q) > np.float32(INT8_MAX)
-        codes = np.clip(q, np.float32(-INT8_MAX), np.float32(INT8_MAX))
+        sat = np.abs(q) > np.float32(L)
+        codes = np.clip(q, np.float32(-L), np.float32(L))
         if nan.any():
             codes = np.where(nan, np.float32(0.0), codes)
-    return codes.astype(np.int8), nan, sat
+    return codes.astype(code_dtype(b)), nan, sat
 
 
 def quantize(cfg: QuantizerConfig, x32, inv_scale, rnd=None):
     """Quantize ``np.float32`` values ``x32`` with the ``np.float32`` reciprocal scale ``inv_scale``.
 
     ``rnd`` is required when ``cfg.mode == "sr"`` (one F-bit integer per element) and must be
-    omitted otherwise. Returns ``(codes, nan, sat)`` as :func:`quantize_bits`.
+    omitted otherwise. Returns ``(codes, nan, sat)`` as :func:`quantize_bits` (width ``cfg.bits``).
     """
     x = np.asarray(x32)
     if x.dtype != np.float32:
@@ -265,7 +344,7 @@ def quantize(cfg: QuantizerConfig, x32, inv_scale, rnd=None):
     if cfg.mode != "sr" and rnd is not None:
         raise ConfigError(f"quantizer mode {cfg.mode!r} takes no random bits: pass rnd=None.")
     inv = np.float32(inv_scale)
-    return quantize_bits(to_bits(x), int(to_bits(inv)), cfg.mode, cfg.frac_bits, rnd)
+    return quantize_bits(to_bits(x), int(to_bits(inv)), cfg.mode, cfg.frac_bits, rnd, cfg.bits)
 
 
 def reciprocal_scale(s) -> np.float32:

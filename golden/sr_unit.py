@@ -8,19 +8,25 @@ Per beat ``t`` and lane ``l`` the input is a two's-complement fixed-point value 
 with ``frac_bits = F`` fraction bits and ``int_bits = I`` integer bits (sign included), i.e.
 the integer ``x = floor(v * 2**F)`` in ``[-2**(I+F-1), 2**(I+F-1) - 1]``. The lane computes
 
-``code = sat_int8(SR_F(v, r)) = sat_int8((x + r) >> F)``
+``code = sat_b(SR_F(v, r)) = sat_b((x + r) >> F)``
 
 with ``r = golden.rlsru.generate(rlsru_config(cfg), n, restarts)[t, l]`` (floor-based SR of
-docs/spec.md#rounding, the adder form of docs/spec.md#decision-f), saturated to ``[-127, 127]`` with a per-lane ``sat``
-flag (docs/spec.md#decision-a, docs/spec.md#decision-c). The rounding itself is :func:`golden.quantizer.round_fixed` in mode
+docs/spec.md#rounding, the adder form of docs/spec.md#decision-f), saturated to the symmetric
+``b``-bit range ``[-L, L]``, ``L = 2**(b-1) - 1`` (``b = bits``, default 8: ``[-127, 127]``) with a
+per-lane ``sat`` flag (docs/spec.md#decision-a, docs/spec.md#decision-c). The rounding itself is :func:`golden.quantizer.round_fixed` in mode
 ``"sr"`` applied to the sign-magnitude record of ``x`` (``neg = x < 0``, ``mag = |x|``,
 ``sticky = 0``, which gives ``floor(v * 2**F) = x`` exactly), and the saturation is
-:func:`golden.quantizer.saturate_int8`; so the unit rounds exactly like the quantizer lane's
+:func:`golden.quantizer.saturate_codes`; so the unit rounds exactly like the quantizer lane's
 SR stage after its FP32 -> fixed-point conversion.
 
 ``restart`` (one bit per beat) is passed to the random source: the ``replay`` scheme starts its
 sequence again from its seed register on that beat, every other scheme ignores it; ``chain``
 (``replay`` only) loads the seed register (seed chaining, :func:`golden.rlsru.generate`).
+
+Code width and input width are independent: an input with ``I`` integer bits rounds into
+``[-2**(I-1), 2**(I-1)]``, which saturates to any ``b`` (``I >= b`` lets the input reach every
+code and the saturation; ``I < b`` leaves the top codes unused, still exact). So no relation
+between ``int_bits`` and ``bits`` is imposed; each is validated on its own range.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .params import BlockConfig, ConfigError, Param
-from .quantizer import FixedRaw, round_fixed, saturate_int8
+from .quantizer import FixedRaw, round_fixed, saturate_codes
 from .rlsru import SCHEMES, RlsruConfig, check_phase_lanes, generate
 
 __all__ = ["SrUnitConfig", "rlsru_config", "sr_round", "run"]
@@ -38,7 +44,7 @@ class SrUnitConfig(BlockConfig):
     """Parameters of the SR unit (random source parameters as in :class:`RlsruConfig`)."""
     BLOCK = "sr_unit"
     PARAMS = (
-        Param("lanes", int, 16, "P: SR lanes (fixed-point inputs and INT8 codes per beat)",
+        Param("lanes", int, 16, "P: SR lanes (fixed-point inputs and codes per beat)",
               lo=1, hi=64),
         Param("frac_bits", int, 8, "F: fraction bits of the input and random bits per lane",
               lo=1, hi=16),
@@ -47,8 +53,11 @@ class SrUnitConfig(BlockConfig):
         Param("scheme", str, "split", "RLSRU random-number generation / reuse scheme",
               choices=SCHEMES),
         Param("seed", int, 0xACE1, "16-bit LFSR seed of the RLSRU (nonzero)", lo=0, hi=0xFFFF),
+        Param("bits", int, 8, "code width b: symmetric codes in [-(2^(b-1)-1), 2^(b-1)-1]",
+              lo=2, hi=16),
     )
-    TAGS = {"lanes": "p", "frac_bits": "f", "int_bits": "i", "scheme": "", "seed": "s"}
+    TAGS = {"lanes": "p", "frac_bits": "f", "int_bits": "i", "scheme": "", "seed": "s",
+            "bits": "b"}
     TIMING_NOTE = ("out.valid = inp.valid and inp.ready = out.ready (combinational); input beat "
                    "t is rounded with golden.rlsru.generate()[t]")
     #: an input beat leaves, rounded, in the cycle of its transfer
@@ -78,7 +87,7 @@ def rlsru_config(cfg: SrUnitConfig) -> RlsruConfig:
                        seed=cfg.seed)
 
 
-def sr_round(x, r, frac_bits: int):
+def sr_round(x, r, frac_bits: int, bits: int = 8):
     """Saturated ``SR_F`` of fixed-point integers ``x`` with random integers ``r``.
 
     Parameters
@@ -89,18 +98,20 @@ def sr_round(x, r, frac_bits: int):
         ``r`` in ``[0, 2**F)``, broadcast against ``x``.
     frac_bits : int
         ``F``.
+    bits : int
+        Code width ``b`` (2..16).
 
     Returns
     -------
-    codes : numpy.ndarray of int8
-        ``clip((x + r) >> F, -127, 127)``.
+    codes : numpy.ndarray of int8 (``bits <= 8``) or int16
+        ``clip((x + r) >> F, -L, L)``, ``L = 2**(b-1) - 1``.
     sat : numpy.ndarray of bool
-        The rounded value was outside ``[-127, 127]``.
+        The rounded value was outside ``[-L, L]``.
     """
     x = np.asarray(x, dtype=np.int64)
     raw = FixedRaw(neg=x < 0, mag=np.abs(x), sticky=np.zeros(x.shape, dtype=bool),
                    nan=np.zeros(x.shape, dtype=bool))
-    return saturate_int8(round_fixed(raw, frac_bits, "sr", r))
+    return saturate_codes(round_fixed(raw, frac_bits, "sr", r), bits)
 
 
 def run(cfg: SrUnitConfig, x, restarts=None, chains=None):
@@ -118,7 +129,7 @@ def run(cfg: SrUnitConfig, x, restarts=None, chains=None):
 
     Returns
     -------
-    codes : numpy.ndarray of int8, shape ``(n, lanes)``
+    codes : numpy.ndarray of int8 (int16 above 8 bits), shape ``(n, lanes)``
     sat : numpy.ndarray of bool, shape ``(n, lanes)``
     r : numpy.ndarray of int64, shape ``(n, lanes)``
         The random integers used (:func:`golden.rlsru.generate`).
@@ -140,5 +151,5 @@ def run(cfg: SrUnitConfig, x, restarts=None, chains=None):
         raise ConfigError(f"sr_unit input value {bad} is out of range: allowed values are "
                           f"{lo}..{hi} for int_bits={cfg.int_bits}, frac_bits={cfg.frac_bits}.")
     r = generate(rlsru_config(cfg), x.shape[0], restarts, chains)
-    codes, sat = sr_round(x, r, cfg.frac_bits)
+    codes, sat = sr_round(x, r, cfg.frac_bits, cfg.bits)
     return codes, sat, r

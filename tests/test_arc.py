@@ -143,7 +143,7 @@ def test_config_widths_and_names():
     assert (c.fix_width, c.sq_width, c.sum_width, c.sumsq_width) == (35, 70, 56, 90)
     assert c.module_name == "arc_stats_l1_w12_n20" and c.latency == 2
     q = ArcQuantizerConfig()
-    assert q.module_name == "arc_quantizer_l2_a0_p1" and q.latency == 2
+    assert q.module_name == "arc_quantizer_l2_a0_p1_b8" and q.latency == 2
     assert "rne" not in ArcQuantizer(q).signature.members
     assert "rne" in ArcQuantizer(adaptive=True).signature.members
 
@@ -334,6 +334,35 @@ def test_arc_lane_matches_spec_formula():
             assert np.array_equal(clip, np.abs(g) > info.c)
             assert not nan.any() and not sat.any()
         assert s == np.float32(info.c / np.float32(127)) and inv == np.float32(1) / s
+
+
+@pytest.mark.parametrize("b", [2, 4, 6, 12])
+def test_width_arc_matches_float64_oracle(b):
+    """At code width b: s = fp32(c / L) and inv = fp32(1/s) (Fraction re-statement), lane codes
+    against float64 clip/scale/round with L = 2**(b-1) - 1, and arc_quantize end to end."""
+    rng = np.random.default_rng(80 + b)
+    L = 2 ** (b - 1) - 1
+    for g in tensors(rng).values():
+        res = arc_quantize(g, rounding="rtz", bits=b)
+        assert res.codes.dtype == (np.int8 if b <= 8 else np.int16)
+        c = float(res.c)
+        s_ref = np.float32(float(Fraction(c) / L)) if c else np.float32(0)
+        if c and abs(float(s_ref)) >= 2.0 ** -126:
+            assert res.s == s_ref and res.inv == np.float32(1 / float(s_ref))
+        for mode, rnd in (("rtz", np.trunc), ("rne", np.rint)):
+            codes, nan, sat, clip = arc_quantize_bits(to_bits(g), int(to_bits(res.c)),
+                                                      int(to_bits(res.inv)), mode, bits=b)
+            with np.errstate(invalid="ignore", over="ignore"):
+                x = flush_bits(to_bits(g))
+                xf = from_bits(x).astype(np.float64)
+                xc = np.where(np.isnan(xf), np.nan, np.clip(xf, -c, c))
+                v = (xc * float(res.inv)).astype(np.float32).astype(np.float64)
+                v = np.where(np.abs(v) < 2.0 ** -126, 0.0, v)
+                q = rnd(np.clip(np.where(np.isnan(v), 0, v), -(L + 1), L + 1))
+            assert np.array_equal(codes.astype(np.int64), np.clip(q, -L, L).astype(np.int64))
+            assert np.array_equal(sat, np.abs(q) > L) and np.array_equal(nan, np.isnan(v))
+        if mode == "rne" and np.isfinite(g).sum() > 10:
+            assert np.abs(codes.astype(np.int64)).max() == L
 
 
 def test_rtz_dead_zone_and_shrink():

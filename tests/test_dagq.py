@@ -50,18 +50,21 @@ def _flush(v):
     return np.where(np.abs(v) < TINY, np.copysign(0.0, v), v)
 
 
-def oracle_registers(th, gmax):
-    """Float64 re-statement of the host registers (s, 1/s rounded once to float32; 0 for s = 0)."""
-    th, gmax = float(th), float(gmax)
-    s1 = float(_f32(th / 127))
-    s2 = float(_f32(float(_f32(gmax - th)) / 127))
+def oracle_registers(th, gmax, b=8):
+    """Float64 re-statement of the host registers (s, 1/s rounded once to float32; 0 for s = 0);
+    ``L = 2**(b-1) - 1`` codes per region."""
+    th, gmax, L = float(th), float(gmax), 2 ** (b - 1) - 1
+    s1 = float(_f32(th / L))
+    s2 = float(_f32(float(_f32(gmax - th)) / L))
     inv = [0.0 if abs(s) < TINY else float(_f32(1 / s)) for s in (s1, s2)]
     return s1, s2, inv[0], inv[1]
 
 
-def oracle_quantize(x32, th, gmax, r, F):
-    """DAGQ in float64 per docs/spec.md#dagq (registers via :func:`oracle_registers`)."""
-    _, _, inv1, inv2 = oracle_registers(th, gmax)
+def oracle_quantize(x32, th, gmax, r, F, b=8):
+    """DAGQ in float64 per docs/spec.md#dagq (registers via :func:`oracle_registers`), codes of
+    width ``b``."""
+    _, _, inv1, inv2 = oracle_registers(th, gmax, b)
+    L = 2 ** (b - 1) - 1
     th = float(th)
     with np.errstate(invalid="ignore"):
         x = _flush(np.asarray(x32, dtype=np.float32).astype(np.float64))
@@ -70,10 +73,10 @@ def oracle_quantize(x32, th, gmax, r, F):
         d = _flush(_f32(np.abs(x) - th)) * np.where(np.signbit(x), -1.0, 1.0)
         v = np.where(outer, _flush(_f32(d * inv2)), _flush(_f32(x * inv1)))
         nan = np.isnan(v)
-        vv = np.clip(np.where(nan, 0.0, v), -128.0, 128.0)
+        vv = np.clip(np.where(nan, 0.0, v), -(L + 1.0), L + 1.0)
         q = np.floor((np.floor(vv * 2.0 ** F) + r) / 2.0 ** F)
-    sat = np.abs(q) > 127
-    q = np.where(nan, 0, np.clip(q, -127, 127)).astype(np.int64)
+    sat = np.abs(q) > L
+    q = np.where(nan, 0, np.clip(q, -L, L)).astype(np.int64)
     region = np.where(outer, np.where(x < 0, 1, 2), 0)
     return q, region, nan, sat, v
 
@@ -91,7 +94,7 @@ def spec_dagq_quant(x32, th, gmax, r8, F=8):
     return q, region
 
 
-def oracle_ots(g32, r, F):
+def oracle_ots(g32, r, F, b=8):
     """OTS in float64 (docs/spec.md#ots) on finite tensors, with the given replayed stream."""
     g = g32.astype(np.float64).reshape(-1)
     gmax = np.float32(np.abs(g).max())
@@ -99,8 +102,8 @@ def oracle_ots(g32, r, F):
     cands = [np.float32(f * float(sigma)) for f in np.linspace(0.0280, 0.0601, 5)]
     mses = []
     for th in cands:
-        s1, s2, _, _ = oracle_registers(th, gmax)
-        q, reg, _, _, _ = oracle_quantize(g32.reshape(-1), th, gmax, r, F)
+        s1, s2, _, _ = oracle_registers(th, gmax, b)
+        q, reg, _, _, _ = oracle_quantize(g32.reshape(-1), th, gmax, r, F, b)
         deq = np.where(reg == 0, _f32(q * s1),
                        np.where(reg == 1, _f32(_f32(q * s2) - float(th)),
                                 _f32(_f32(q * s2) + float(th))))
@@ -150,7 +153,7 @@ def test_bad_parameters_rejected(kwargs, message):
 
 def test_config_names_latency_and_bad_inputs():
     cfg = DagqQuantizerConfig()
-    assert cfg.module_name == "dagq_quantizer_l2_f8_replay_s44257_p1"
+    assert cfg.module_name == "dagq_quantizer_l2_f8_replay_s44257_p1_b8"
     assert cfg.latency == 2 and DagqQuantizerConfig(pipelined=False).latency == 1
     assert cfg.out_cycles([1, 1, 1]) == [2, 3, 4]
     with pytest.raises(ConfigError, match=r"dagq_quantizer input has shape \(4,\): expected"):
@@ -239,6 +242,46 @@ def test_golden_matches_float64_oracle(F):
         assert np.array_equal(nan, nano) and np.array_equal(sat, sato)
         checked += x.size
     assert checked > 80_000
+
+
+@pytest.mark.parametrize("b", [2, 4, 6, 12])
+def test_width_golden_matches_float64_oracle(b):
+    """Registers, codes, regions and flags at code width b (8 is the test above), the fast
+    path (OTS, training) equal to the bit-level one, OTS against its float64 oracle."""
+    rng = np.random.default_rng(40 + b)
+    F = 8
+    g = _tensor(rng, 3000)
+    L = 2 ** (b - 1) - 1
+    for th, gmax in _register_sets(rng, g)[::2]:
+        x = np.concatenate([to_bits(g), special_bits(), _boundaries(th, gmax, 2.0 ** -126),
+                            rng.integers(0, 1 << 32, 1000)])
+        r = rng.integers(0, 1 << F, x.size)
+        regs = dagq_registers(th, gmax, bits=b)
+        assert (float(regs.s1), float(regs.s2), float(regs.inv1), float(regs.inv2)) == \
+            oracle_registers(th, gmax, b)
+        rb = regs.bits()
+        q, reg, nan, sat = dagq_quantize_bits(x, rb["th"], rb["inv1"], rb["inv2"], F, r, bits=b)
+        assert q.dtype == (np.int8 if b <= 8 else np.int16)
+        qo, rego, nano, sato, _ = oracle_quantize(from_bits(x), th, gmax, r, F, b)
+        assert np.array_equal(q.astype(np.int64), qo) and np.array_equal(reg.astype(np.int64), rego)
+        assert np.array_equal(nan, nano) and np.array_equal(sat, sato)
+        assert np.abs(qo).max() == L
+        ok = np.isfinite(from_bits(x))
+        fq, freg, fnan, fsat = dagq_quantize_fast(from_bits(x[ok]), regs.th, regs.inv1, regs.inv2,
+                                                  F, r[ok], bits=b)
+        assert np.array_equal(fq, q[ok]) and np.array_equal(freg, reg[ok])
+        assert np.array_equal(fsat, sat[ok])
+    cfg = DagqQuantizerConfig(lanes=2, scheme="replay", seed=0x1234, bits=b)
+    gt = _tensor(rng, 600).reshape(20, 30)
+    res = ots(cfg, gt)
+    rr = spec_rlsru_stream(0x1234, gt.size)
+    gmax, sigma, cands, mses, k = oracle_ots(gt, rr, 8, b)
+    np.testing.assert_allclose(res.mse, mses, rtol=1e-9)
+    assert res.index == k
+    q, reg, _, _, _ = oracle_quantize(gt.reshape(-1), cands[k], gmax, rr, 8, b)
+    assert np.array_equal(res.codes.reshape(-1).astype(np.int64), q)
+    wrong, _, _, _, _ = oracle_quantize(gt.reshape(-1), cands[k], gmax, rr, 8, 8)
+    assert not np.array_equal(wrong, q)                 # the width changes the codes
 
 
 def test_fast_path_is_bit_identical():

@@ -56,11 +56,12 @@ def oracle_channel(g32):
     return gmax, sigma, count, n, 10 * count > 3 * n
 
 
-def oracle_quantize(x32, s, mode, F, r):
-    """Clip, scale, round in float64 (cast once to float32 per FP32 operation)."""
+def oracle_quantize(x32, s, mode, F, r, b=8):
+    """Clip, scale, round in float64 (cast once to float32 per FP32 operation), ``b``-bit codes."""
     c = float(np.float32(s))
+    L = 2 ** (b - 1) - 1
     with np.errstate(invalid="ignore", over="ignore"):
-        inv = 0.0 if abs(c) < TINY else float(np.float32(127.0 / c))
+        inv = 0.0 if abs(c) < TINY else float(np.float32(L / c))
         x = np.asarray(x32, dtype=np.float32).astype(np.float64)
         x = np.where(np.abs(x) < TINY, np.copysign(0.0, x), x)
         clipped = np.abs(x) > abs(c)
@@ -68,10 +69,10 @@ def oracle_quantize(x32, s, mode, F, r):
         v = np.asarray(xc * inv, dtype=np.float64).astype(np.float32).astype(np.float64)
         v = np.where(np.abs(v) < TINY, 0.0, v)
         nan = np.isnan(v)
-        vv = np.clip(np.where(nan, 0, v), -128, 128)
+        vv = np.clip(np.where(nan, 0, v), -(L + 1), L + 1)
         q = np.rint(vv) if mode == "rne" else np.floor((np.floor(vv * 2.0 ** F) + r) / 2.0 ** F)
-    sat = np.abs(q) > 127
-    return np.where(nan, 0, np.clip(q, -127, 127)).astype(np.int64), nan, sat, clipped
+    sat = np.abs(q) > L
+    return np.where(nan, 0, np.clip(q, -L, L)).astype(np.int64), nan, sat, clipped
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ def test_bad_parameters_rejected(kwargs, message):
 
 def test_config_and_bad_beats():
     cfg = GvqQuantizerConfig(channels=5)
-    assert cfg.module_name == "gvq_quantizer_l2_c5_rne_f8_split_s44257_p1"
+    assert cfg.module_name == "gvq_quantizer_l2_c5_rne_f8_split_s44257_p1_b8"
     assert cfg.ch_width == 3 and GvqQuantizerConfig(channels=1).ch_width == 1
     assert lengths_of([1, 1, 0, 0, 1, 0]) == [3, 1, 2]
     assert cfg.out_cycles([3, 1, 2]) == [4, 5, 7]
@@ -205,6 +206,37 @@ def test_quantizer_matches_float64_oracle(mode, F):
         assert np.array_equal(clip, clipo)
         n += x.size
     assert n > 24_000
+
+
+@pytest.mark.parametrize("b", [2, 4, 6, 12])
+@pytest.mark.parametrize("mode", ["rne", "sr"])
+def test_width_quantizer_matches_float64_oracle(b, mode):
+    rng = np.random.default_rng(60 + b)
+    F = 8
+    for s in (np.float32(0.37), np.float32(3.2e-4), np.float32(0.0), np.float32(127.0)):
+        x = np.concatenate([special_bits(),
+                            to_bits((rng.standard_normal(2000) * float(s) * 1.5).astype(np.float32)),
+                            rng.integers(0, 1 << 32, 500), to_bits(np.float32(s)) + np.arange(-3, 4)])
+        r = rng.integers(0, 1 << F, x.size)
+        cb, ib = gvq_registers(np.array([s]), bits=b)
+        q, nan, sat, clip = gvq_quantize_bits(x, cb[0], ib[0], mode, F, r, bits=b)
+        assert q.dtype == (np.int8 if b <= 8 else np.int16)
+        qo, nano, sato, clipo = oracle_quantize(from_bits(x & 0xFFFF_FFFF), s, mode, F, r, b)
+        assert np.array_equal(q.astype(np.int64), qo)
+        assert np.array_equal(nan, nano) and np.array_equal(sat, sato)
+        assert np.array_equal(clip, clipo)
+        if s > 1e-3:
+            assert np.abs(qo).max() == 2 ** (b - 1) - 1
+    cfg = GvqQuantizerConfig(lanes=2, channels=2, mode=mode, bits=b)
+    load = np.array([1, 1, 0, 0, 0], bool)
+    ch = np.array([0, 1, 0, 1, 1])
+    xb = to_bits(rng.standard_normal((5, 2)).astype(np.float32))
+    cb, ib = gvq_registers(np.array([0.5, 2.0, 0, 0, 0], np.float32), bits=b)
+    codes, nan, sat, clip, rr = run(cfg, load, ch, xb, cb, ib)
+    for k, sc in enumerate((0.5, 2.0, 2.0)):
+        qo, _, _, _ = oracle_quantize(from_bits(xb[2 + k]), np.float32(sc), mode, F,
+                                      rr[k] if rr is not None else 0, b)
+        assert np.array_equal(codes[k].astype(np.int64), qo)
 
 
 def test_quantizer_matches_spec_code_per_channel():

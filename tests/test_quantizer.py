@@ -43,8 +43,9 @@ from gfloat.types import Domain
 from golden.fp32 import (CANONICAL_NAN, EXP_MASK, SIGN_MASK, flush_bits, fp32_mul_bits,
                          fp32_mul_reference, from_bits, split_bits, to_bits)
 from golden.params import ConfigError
-from golden.quantizer import (MODES, QuantizerConfig, fp32_to_fixed, quantize, quantize_bits,
-                              reciprocal_scale, round_fixed, saturate_int8)
+from golden.quantizer import (MODES, QuantizerConfig, code_dtype, code_max, fp32_to_fixed,
+                              quantize, quantize_bits, reciprocal_scale, round_fixed,
+                              saturate_codes, saturate_int8)
 from hw.fp32 import Fp32Mul
 from hw.quantizer import Quantizer, QuantizerLane
 from hw.rounding import RoundStage
@@ -180,7 +181,9 @@ BAD_PARAMS = [
     ({"mode": "rhaz"}, "quantizer parameter mode='rhaz' is invalid: allowed values are one of rne, rtz, sr."),
     ({"pipelined": 2}, "quantizer parameter pipelined=2 is invalid: allowed values are true or false."),
     ({"width": 8}, "quantizer has no parameter 'width': known parameters are lanes, mode, frac_bits, "
-                   "pipelined."),
+                   "pipelined, bits."),
+    ({"bits": 1}, "quantizer parameter bits=1 is out of range: allowed values are an integer in 2..16."),
+    ({"bits": 17}, "quantizer parameter bits=17 is out of range: allowed values are an integer in 2..16."),
 ]
 
 
@@ -244,9 +247,10 @@ def test_bad_stimulus_rejected():
 
 def test_config_names_and_latency():
     cfg = QuantizerConfig()
-    assert cfg.to_dict() == {"lanes": 2, "mode": "rne", "frac_bits": 8, "pipelined": True}
-    assert cfg.module_name == "quantizer_l2_rne_f8_p1"
-    assert QuantizerConfig(mode="sr", lanes=2, pipelined=False).module_name == "quantizer_l2_sr_f8_p0"
+    assert cfg.to_dict() == {"lanes": 2, "mode": "rne", "frac_bits": 8, "pipelined": True, "bits": 8}
+    assert cfg.module_name == "quantizer_l2_rne_f8_p1_b8"
+    assert QuantizerConfig(mode="sr", lanes=2, pipelined=False).module_name == "quantizer_l2_sr_f8_p0_b8"
+    assert QuantizerConfig(bits=4).module_name == "quantizer_l2_rne_f8_p1_b4"
     assert cfg.latency == 2 and QuantizerConfig(pipelined=False).latency == 1
     dut = Quantizer(mode="sr", frac_bits=5, lanes=3)
     lay = layouts_of(dut)
@@ -619,6 +623,133 @@ def test_mutation_flush_before_rounding_caught():
     a, b = _pair_sample(rng, 60_000)
     bad = int((_ftz_before_rounding_mul(a, b) != fp32_mul_reference(a, b)).sum())
     assert bad > 0
+
+
+# --------------------------------------------------------------------------------------------
+# 5b. Code width bits = 2..16: float64 oracle, fast path vs exact chain, wrong-width mutation
+# --------------------------------------------------------------------------------------------
+
+#: the widths whose oracles run in the default suite (issue 15)
+WIDTHS = (2, 4, 6, 8, 12)
+
+
+def oracle_width(v32, mode, F, r, b):
+    """Independent float64 re-statement of one lane at code width ``b`` for float32 values ``v``.
+
+    ``L = 2**(b-1) - 1``. Every ``|v| >= 2**(b-1)`` saturates in every mode, so ``v`` is first
+    clipped to ``+-2**b`` (keeps every float64 step exact); RNE is ``np.rint``, RTZ ``np.trunc``,
+    SR ``floor((floor(v * 2**F) + r) / 2**F)``; codes are clipped to ``[-L, L]``.
+    """
+    v32 = np.asarray(v32, dtype=np.float32)
+    nan = np.isnan(v32)
+    v = np.clip(np.where(nan, 0.0, v32.astype(np.float64)), -2.0 ** b, 2.0 ** b)
+    if mode == "rne":
+        q = np.rint(v)
+    elif mode == "rtz":
+        q = np.trunc(v)
+    else:
+        q = np.floor((np.floor(v * 2.0 ** F) + np.asarray(r, dtype=np.float64)) / 2.0 ** F)
+    L = 2 ** (b - 1) - 1
+    q = q.astype(np.int64)
+    return np.clip(q, -L, L), nan, (np.abs(q) > L) & ~nan
+
+
+def width_stimulus(rng, n, b):
+    """FP32 patterns around the code range of width ``b``: every special class, values next to
+    ``+-L``, ``+-(L + 1/2)``, ``+-2**(b-1)`` (up and down one ulp), half-integer ties, random
+    values in and just beyond the range, tiny values."""
+    L = 2 ** (b - 1) - 1
+    edges = np.array([L, L + 0.5, L + 1, L - 0.5, 0.5, 1.5, 2.5, 1.0, 0.0], dtype=np.float32)
+    near = np.concatenate([edges, np.nextafter(edges, np.float32(np.inf)),
+                           np.nextafter(edges, np.float32(-np.inf))])
+    near = np.concatenate([near, -near])
+    ties = (rng.integers(-2 * L - 2, 2 * L + 3, n) + 0.5).astype(np.float32)
+    inside = (rng.uniform(-1.2, 1.2, n) * 2.0 ** (b - 1)).astype(np.float32)
+    tiny = (rng.standard_normal(n // 4) * 2.0 ** rng.integers(-30, 1, n // 4)).astype(np.float32)
+    vals = np.concatenate([near, ties, inside, tiny])
+    return np.concatenate([to_bits(vals), special_bits(),
+                           rng.integers(0, 1 << 32, n // 4, dtype=np.int64)]).astype(np.int64)
+
+
+@pytest.mark.parametrize("b", WIDTHS)
+@pytest.mark.parametrize("mode", MODES)
+def test_golden_width_matches_float64_oracle(b, mode):
+    rng = np.random.default_rng(100 + b)
+    x = width_stimulus(rng, 6_000, b)
+    for F in (1, 8, 16):                               # F = 16 with b = 12: the int64 SR chain
+        r = rng.integers(0, 1 << F, x.size) if mode == "sr" else None
+        for inv in (1.0, 0.5, 1.5, 127.0 / 0.37):
+            got = quantize_bits(x, _bits(inv), mode, F, r, bits=b)
+            assert got[0].dtype == (np.int8 if b <= 8 else np.int16)
+            want = oracle_width(from_bits(fp32_mul_reference(x, _bits(inv))), mode, F, r, b)
+            assert _mismatches(got, want) == 0, (b, mode, F, inv)
+            assert np.abs(got[0].astype(np.int64)).max() == 2 ** (b - 1) - 1 or inv != 1.0
+
+
+def test_width_oracle_agrees_with_gfloat_at_8_bits():
+    """The float64 oracle is the gfloat oracle of the default width (two re-statements agree)."""
+    rng = np.random.default_rng(7)
+    x = from_bits(width_stimulus(rng, 4_000, 8))
+    for mode in MODES:
+        r = rng.integers(0, 256, x.size)
+        with np.errstate(invalid="ignore"):                # signalling NaN patterns
+            assert _mismatches(oracle_width(x, mode, 8, r, 8), oracle_vector(x, mode, 8, r)) == 0
+
+
+def _exact_chain(x_bits, inv_bits, mode, F, r, b):
+    v = fp32_mul_bits(x_bits, inv_bits)
+    raw = fp32_to_fixed(v, F, b)
+    codes, sat = saturate_codes(round_fixed(raw, F, mode, r), b)
+    return codes, raw.nan, sat
+
+
+@pytest.mark.parametrize("b", range(2, 17))
+def test_fast_path_matches_exact_chain_every_width(b):
+    """quantize_bits (float32 fast path up to b + F = 24, int64 chain above) is the
+    fp32_to_fixed -> round_fixed -> saturate_codes chain at every width and mode."""
+    rng = np.random.default_rng(200 + b)
+    x = width_stimulus(rng, 3_000, b)
+    for F in (1, 8, 9, 16):
+        r = rng.integers(0, 1 << F, x.size)
+        for mode in MODES:
+            rr = r if mode == "sr" else None
+            got = quantize_bits(x, _bits(1.5), mode, F, rr, bits=b)
+            want = _exact_chain(x, _bits(1.5), mode, F, rr, b)
+            assert got[0].dtype == want[0].dtype
+            assert _mismatches(got, (want[0].astype(np.int64), want[1], want[2])) == 0, (F, mode)
+
+
+def test_width_helpers_and_errors():
+    assert [code_max(b) for b in (2, 4, 8, 16)] == [1, 7, 127, 32767]
+    assert code_dtype(8) is np.int8 and code_dtype(9) is np.int16
+    c, s = saturate_codes([-9, -8, -7, 0, 7, 8], 4)
+    assert list(c) == [-7, -7, -7, 0, 7, 7] and list(s) == [True, True, False, False, False, True]
+    assert c.dtype == np.int8
+    for bad in (1, 17, 8.0, True):
+        with pytest.raises(ConfigError) as e:
+            quantize_bits(np.zeros(2, np.int64), _bits(1.0), "rne", 8, bits=bad)
+        assert str(e.value) == (f"quantizer code width bits={bad!r} is out of range: allowed "
+                                f"values are integers in 2..16.")
+    x = np.array([np.inf, -np.inf, 7.5, -8.0, 6.5, np.nan], np.float32)
+    c, n, s = quantize(QuantizerConfig(bits=4), x, np.float32(1.0))
+    assert list(c) == [7, -7, 7, -7, 6, 0] and list(s) == [1, 1, 1, 1, 0, 0] and n[-1]
+
+
+def _wrong_width_quantize_bits(x_bits, inv_bits, mode, F, rnd=None, bits=8):
+    """A deliberately wrong golden: saturates at 2**(b-1) instead of 2**(b-1) - 1."""
+    raw = fp32_to_fixed(fp32_mul_bits(x_bits, inv_bits), F, bits)
+    q = round_fixed(raw, F, mode, rnd)
+    top = 1 << (bits - 1)
+    return np.clip(q, -top, top), raw.nan, np.abs(q) > top
+
+
+@pytest.mark.parametrize("b", WIDTHS)
+def test_mutation_wrong_width_caught(b):
+    rng = np.random.default_rng(300 + b)
+    x = width_stimulus(rng, 2_000, b)
+    want = oracle_width(from_bits(fp32_mul_reference(x, _bits(1.0))), "rne", 8, None, b)
+    assert _mismatches(_wrong_width_quantize_bits(x, _bits(1.0), "rne", 8, None, b), want) > 10
+    assert _mismatches(quantize_bits(x, _bits(1.0), "rne", 8, None, b), want) == 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,10 +22,15 @@ from sim.blocks.sr_unit import stimulus, stimulus_scenario
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 
 
-def plain_sr(x, r, F):
-    """Saturated SR_F of Python ints: ``(code, sat)``."""
+def plain_sr(x, r, F, b=8):
+    """Saturated SR_F of Python ints at code width ``b``: ``(code, sat)``."""
     t = (int(x) + int(r)) >> F
-    return max(-127, min(127, t)), not -127 <= t <= 127
+    L = 2 ** (b - 1) - 1
+    return max(-L, min(L, t)), not -L <= t <= L
+
+
+#: code widths whose oracles run in the default suite (issue 15)
+WIDTHS = (2, 4, 6, 8, 12)
 
 
 # --- golden model ------------------------------------------------------------------------------
@@ -58,6 +63,41 @@ def test_exhaustive_small_format():
     codes, sat = sr_round(xs, rs, F)
     for x, r, c, s in zip(xs.ravel(), rs.ravel(), codes.ravel(), sat.ravel()):
         assert (int(c), bool(s)) == plain_sr(x, r, F)
+
+
+@pytest.mark.parametrize("b", WIDTHS)
+def test_width_exhaustive_against_floor_division(b):
+    """Every (x, r) of I = b + 1 integer bits and the largest F with 2**(I + 2F) <= 2**22,
+    against NumPy floor division (an independent re-statement of ``>> F``) and the plain
+    oracle on a sample; a model saturating at 2**(b-1) instead of 2**(b-1) - 1 disagrees."""
+    I = b + 1
+    F = max(1, min(8, (22 - I) // 2))
+    xs, rs = np.meshgrid(np.arange(-(1 << (I + F - 1)), 1 << (I + F - 1)), np.arange(1 << F),
+                         indexing="ij")
+    codes, sat = sr_round(xs, rs, F, bits=b)
+    assert codes.dtype == (np.int8 if b <= 8 else np.int16)
+    L = 2 ** (b - 1) - 1
+    t = np.floor_divide(xs + rs, 2 ** F)
+    assert np.array_equal(codes.astype(np.int64), np.clip(t, -L, L))
+    assert np.array_equal(sat, np.abs(t) > L)
+    assert sat.any() and (~sat).any() and codes.max() == L and codes.min() == -L
+    wrong = np.clip(t, -(L + 1), L + 1)
+    assert not np.array_equal(wrong, codes.astype(np.int64))
+    cfg = SrUnitConfig(lanes=3, frac_bits=F, int_bits=min(16, I), bits=b)
+    x = stimulus(cfg, np.random.default_rng(b), 100)
+    c, s, r = run(cfg, x)
+    for (xv, rv, cv, sv) in zip(x.ravel(), r.ravel(), c.ravel(), s.ravel()):
+        assert (int(cv), bool(sv)) == plain_sr(xv, rv, F, b)
+
+
+def test_width_independent_of_int_bits():
+    """int_bits below and above bits are both valid and exact (no relation is imposed)."""
+    for I, b in ((2, 12), (16, 2), (5, 5)):
+        cfg = SrUnitConfig(lanes=2, frac_bits=4, int_bits=I, bits=b)
+        x = stimulus(cfg, np.random.default_rng(I), 50)
+        c, s, r = run(cfg, x)
+        for (xv, rv, cv, sv) in zip(x.ravel(), r.ravel(), c.ravel(), s.ravel()):
+            assert (int(cv), bool(sv)) == plain_sr(xv, rv, 4, b)
 
 
 def test_saturation_edges_and_stimulus_coverage():
