@@ -121,6 +121,7 @@ def _cli(argv, capsys):
     (["--arith", "sakr"], "needs --precision"),
     (["--arith", "int8", "--precision", "p.json"], "needs --arith sakr"),
     (["--arith", "int8", "--stats-out", "s.json"], "needs --arith fp32"),
+    (["--arith", "int8", "--max-bits", "12"], "needs --arith sakr"),
     (["--arith", "sakr", "--precision", "/nonexistent/p.json"], "does not exist")])
 def test_cli_width_errors_one_sentence_exit_2(argv, word, capsys):
     rc, out = _cli(["train"] + argv, capsys)
@@ -232,10 +233,28 @@ def test_stats_to_precision_to_sakr_chain(tmp_path, capsys):
     a = assign(*load_stats(doc))
     pdoc = json.loads((tmp_path / "p.json").read_text())
     assert [l["B_W"] for l in pdoc["layers"]] == [l.B_W for l in a.layers]
-    ok = all(2 <= l[f] <= 16 for l in pdoc["layers"] for f in ("B_A", "B_W", "B_GA", "B_GW"))
     rc, out = _cli(["train", "--dataset", "digits", "--epochs", "1", "--arith", "sakr",
-                    "--precision", str(tmp_path / "p.json")], capsys)
-    if ok:
-        assert rc == 0 and "sakr-rne" in out.out
-    else:
-        assert rc == 2 and "out of range" in out.err
+                    "--precision", str(tmp_path / "p.json"), "--max-bits", "12",
+                    "--json", str(tmp_path / "r.json")], capsys)
+    rec = json.loads((tmp_path / "r.json").read_text())
+    exp = [[min(l[f], 12) for f in ("B_A", "B_W", "B_GA", "B_GW")] for l in pdoc["layers"]]
+    assert rc == 0 and "sakr-rne-max12" in out.out and rec["layer_bits"] == exp
+
+
+@pytest.mark.parametrize("policy", ["wrap", "saturate"])
+@pytest.mark.parametrize("scale", [0.02, 1.0])
+def test_wide_operand_gemm_equals_gemm_tile(policy, scale):
+    """16 x 12-bit operands into a 32-bit accumulator (a Sakr layer): small codes take the
+    |A| @ |B| bound shortcut, full-range codes overflow; both equal golden gemm_tile."""
+    from golden.mac_array import MacArrayConfig
+    from tests.test_train_arith import _row_flags, _tiled
+    from train.fastgolden import int_gemm
+    cfg = MacArrayConfig(rows=4, cols=4, a_width=16, b_width=12, overflow=policy)
+    rng = np.random.default_rng(7)
+    lo = -1 if scale < 1 else 0.3              # full range: same signs, the sums overflow
+    A = np.rint(rng.uniform(lo, 1, (9, 300)) * scale * 32767).astype(np.int64)
+    B = np.rint(rng.uniform(lo, 1, (300, 6)) * scale * 2047).astype(np.int64)
+    C, ovf = int_gemm(cfg, A, B)
+    exp, rows = _tiled(cfg, A, B)
+    assert np.array_equal(C, exp) and np.array_equal(_row_flags(cfg, ovf), rows)
+    assert ovf.any() == (scale == 1.0)

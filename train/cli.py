@@ -41,6 +41,8 @@ def add_parser(subparsers):
                    help="int8 arithmetic: code width of the output gradients, 2..16 (default 8)")
     s.add_argument("--precision", metavar="FILE",
                    help="--arith sakr: the JSON written by `lobit precision -o FILE`")
+    s.add_argument("--max-bits", type=int, metavar="B",
+                   help="--arith sakr: lower every assigned width above B (2..16) to B")
     s.add_argument("--stats-out", metavar="FILE",
                    help="--arith fp32: write the per-layer statistics `lobit precision` reads "
                    "(E_A, E_W, grad_std, lambda_max; seed 0's run)")
@@ -102,6 +104,13 @@ def validate(args) -> dict:
         raise ConfigError("--arith sakr needs --precision FILE (the JSON of `lobit precision -o`).")
     if precision is not None and args.arith != "sakr":
         raise ConfigError(f"--precision needs --arith sakr (got --arith {args.arith}).")
+    cap = getattr(args, "max_bits", None)
+    if cap is not None:
+        if args.arith != "sakr":
+            raise ConfigError(f"--max-bits {cap} needs --arith sakr (got --arith {args.arith}).")
+        if not BITS_MIN <= cap <= BITS_MAX:
+            raise ConfigError(f"--max-bits {cap} is out of range: allowed values are "
+                              f"{BITS_MIN}..{BITS_MAX}.")
     if getattr(args, "stats_out", None) is not None and args.arith != "fp32":
         raise ConfigError(f"--stats-out needs --arith fp32 (got --arith {args.arith}).")
     grad = args.grad or ("rne" if args.arith in ("int8", "sakr") else None)
@@ -112,8 +121,10 @@ def validate(args) -> dict:
         mode.update(bits)
     if args.arith == "sakr":
         from .sakr import load_precision
-        mode["layer_bits"] = load_precision(precision, args.dataset)
+        mode["layer_bits"] = load_precision(precision, args.dataset, cap)
         mode["precision_file"] = str(precision)
+        if cap is not None:
+            mode["max_bits"] = cap
     return mode
 
 
@@ -122,7 +133,8 @@ def mode_name(m) -> str:
     ``sakr-rne`` ..."""
     if m["arith"] in ("int8", "sakr"):
         return int_mode_name(m["grad"], m.get("rlsru"), m.get("bits_fwd", 8), m.get("bits_grad", 8),
-                             m["arith"] == "sakr")
+                             m["arith"] == "sakr") + (f"-max{m['max_bits']}"
+                                                      if m.get("max_bits") else "")
     if m["arith"] == "fp8":
         return "fp8-" + m["acc"]
     return m["arith"]

@@ -77,6 +77,12 @@ def int_gemm(cfg: MacArrayConfig, A, B, chunk: int = 64):
     pb = max(abs(cfg.input_range("b")[0]), 1)
     if K * pa * pb <= cfg.acc_max:              # no partial sum can leave the range
         return _exact_matmul(A, B), np.zeros((M, N), dtype=bool)
+    if K * pa * pb < (1 << 53):
+        # every partial sum of an element is bounded by its sum of |products|: where that
+        # bound fits the accumulator, the exact product is the accumulator value (no flag)
+        bound = np.abs(A).astype(np.float64) @ np.abs(B).astype(np.float64)
+        if bound.max(initial=0) <= cfg.acc_max:
+            return _exact_matmul(A, B), np.zeros((M, N), dtype=bool)
     if cfg.acc_width > 60:                      # int64 partial sums could overflow themselves
         raise ValueError("int_gemm supports acc_width <= 60 on the overflow path")
     lo, hi, mod = cfg.acc_min, cfg.acc_max, 1 << cfg.acc_width

@@ -148,11 +148,14 @@ def network_layers(dataset) -> int:
     return len(gemm_layers(build_network(dataset, np.random.default_rng(0))))
 
 
-def load_precision(path, dataset) -> list:
+def load_precision(path, dataset, cap=None) -> list:
     """Per-layer :class:`LayerBits` ``(B_A, B_W, B_GA, B_GW)`` from a ``lobit precision`` JSON.
 
-    Raises :class:`ConfigError` (one sentence) for a missing or malformed file, a layer count
-    that differs from the network's, or a width outside the integer arithmetic's 2..16.
+    ``cap`` (2..16, optional) lowers every width above it to ``cap`` (``--max-bits``): the
+    integer arithmetic, like the ``mac_array`` block, takes operands of at most 16 bits, and the
+    assignment can ask for more. Raises :class:`ConfigError` (one sentence) for a missing or
+    malformed file, a layer count that differs from the network's, or a width outside 2..16
+    without a cap.
     """
     p = Path(path)
     try:
@@ -163,20 +166,48 @@ def load_precision(path, dataset) -> list:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ConfigError(f"--precision {str(p)!r} is not valid JSON: give the JSON written by "
                           f"`lobit precision -o`.") from None
+    return precision_bits(doc, dataset, cap, f"--precision {str(p)!r}")
+
+
+def precision_bits(doc, dataset, cap=None, what="the precision assignment") -> list:
+    """:class:`LayerBits` from an assignment document (:meth:`golden.precision.Assignment.
+    to_json`); the checks of :func:`load_precision`."""
     layers = doc.get("layers") if isinstance(doc, dict) else None
     n = network_layers(dataset)
     if not isinstance(layers, list) or len(layers) != n:
         got = len(layers) if isinstance(layers, list) else "no"
-        raise ConfigError(f"--precision {str(p)!r} has {got} layers: the {dataset} network has "
+        raise ConfigError(f"{what} has {got} layers: the {dataset} network has "
                           f"{n} GEMM layers.")
     out = []
     for k, l in enumerate(layers):
         ws = []
         for f in ("B_A", "B_W", "B_GA", "B_GW"):
             v = l.get(f) if isinstance(l, dict) else None
+            if isinstance(v, int) and cap is not None and v > cap:
+                v = cap
             if not isinstance(v, int) or not BITS_MIN <= v <= BITS_MAX:
+                hint = " (or give --max-bits to cap the widths)" if isinstance(v, int) and \
+                    v > BITS_MAX else ""
                 raise ConfigError(f"--precision layer {k} {f}={v!r} is out of range: allowed "
-                                  f"values are integers {BITS_MIN}..{BITS_MAX}.")
+                                  f"values are integers {BITS_MIN}..{BITS_MAX}{hint}.")
             ws.append(v)
         out.append(LayerBits(*ws))
     return out
+
+
+def sakr_chain(dataset, epochs=None, cap=16, seed=0, log=None):
+    """The whole chain for ``make train``: an FP32 run with :class:`StatsRecorder` (``seed``,
+    ``epochs``), :func:`golden.precision.assign` on its statistics (default budget and
+    ``gamma_min``), and the per-layer widths capped at ``cap``.
+
+    Returns ``(layer_bits, stats document, assignment document)``.
+    """
+    from golden.precision import assign, load_stats
+
+    from .trainer import HYPER, train_run
+    epochs = epochs or HYPER[dataset]["epochs"]
+    st = StatsRecorder()
+    train_run(dataset, "fp32", epochs=epochs, seed=seed, stats=st)
+    sdoc = st.to_json(dataset, epochs, seed)
+    adoc = assign(*load_stats(sdoc)).to_json()
+    return precision_bits(adoc, dataset, cap), sdoc, adoc

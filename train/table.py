@@ -6,7 +6,9 @@ throughput before/after its rewrite, and draws test accuracy vs epoch per mode i
 ``docs/img/train_<dataset>.png``. The JSON is rewritten after every finished mode, so a partial
 table survives an interruption.
 
-``python -m train.table [--quick]`` (``--quick``: 1 seed, 2 epochs, a smoke run to /tmp).
+``python -m train.table [--quick]`` (``--quick``: 1 seed, 2 epochs, a smoke run to /tmp). The
+table resumes: the rows already in ``bench/train.json`` are kept and only missing rows run
+(``--fresh`` recomputes everything).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: epochs on MNIST-1D only and carries its own FP32 and FP8/FP32-accumulation references at the
 #: same epoch count.
 FP8_EPOCHS = 6
+#: Sakr rows: every assigned width above the integer arithmetic's 16-bit limit is capped at 16
+SAKR_CAP = 16
 
 
 def jobs():
@@ -49,13 +53,29 @@ def jobs():
             J.append((ds, {"arith": "int8", "grad": g, "rlsru": None, "acc": None}, None))
         for s in ("per_lane", "leap", "split", "replay"):
             J.append((ds, {"arith": "int8", "grad": "sr", "rlsru": s, "acc": None}, None))
+    # the seed methods and the phase RLSRU (issue 11), and Sakr & Shanbhag's per-layer widths
+    for ds in ("mnist1d", "digits"):
+        J.append((ds, {"arith": "int8", "grad": "sr", "rlsru": "phase", "acc": None}, None))
+        for g in ("dagq", "gvq"):
+            J.append((ds, {"arith": "int8", "grad": g, "rlsru": None, "acc": None}, None))
+        J.append((ds, {"arith": "sakr", "grad": "rne", "rlsru": None, "acc": None,
+                       "max_bits": SAKR_CAP}, None))
     return J
 
 
 def _one(ds, mode, epochs, seeds, first_seed=0):
     from .cli import run_mode
     m = dict(mode, dataset=ds)
-    return run_mode(m, epochs, seeds, log=sys.stderr, first_seed=first_seed)
+    chain = None
+    if m["arith"] == "sakr":                  # FP32 statistics -> assignment -> widths
+        from .sakr import sakr_chain
+        lb, sdoc, adoc = sakr_chain(ds, epochs, m.get("max_bits"))
+        m["layer_bits"] = [list(b) for b in lb]
+        chain = {"stats": sdoc, "assignment": adoc}
+    rec = run_mode(m, epochs, seeds, log=sys.stderr, first_seed=first_seed)
+    if chain:
+        rec["sakr"] = chain
+    return rec
 
 
 def combine(parts):
@@ -164,7 +184,8 @@ def _label(b) -> str:
 def markdown(doc) -> str:
     """The table of ``bench/train.json`` as Markdown (one row per dataset and mode)."""
     names = ["fp32", "int8-rne", "int8-rtz", "int8-sr-per_lane", "int8-sr-leap", "int8-sr-split",
-             "int8-sr-replay", "int8-arc", "fp8-fp32", "fp8-seq", "fp8-static", "fp8-dga",
+             "int8-sr-replay", "int8-sr-phase", "int8-arc", "int8-dagq", "int8-gvq",
+             "sakr-rne-max%d" % SAKR_CAP, "fp8-fp32", "fp8-seq", "fp8-static", "fp8-dga",
              "fp8-dga_exp"]
     recs = sorted(doc["records"], key=lambda r: (
         r["epochs"] == FP8_EPOCHS, ("mnist1d", "digits").index(r["dataset"]),
@@ -200,6 +221,9 @@ def main(argv=None):
     ap.add_argument("--merge", nargs="*", default=[], metavar="JSON",
                     help="take finished records (and benchmarks) from these files; run only the "
                          "missing jobs")
+    ap.add_argument("--fresh", action="store_true",
+                    help="ignore the records already in --out (default: keep them and run only "
+                         "the missing rows)")
     ap.add_argument("--subset", default="all", choices=("all", "int8", "fp8", "none"),
                     help="which jobs to run (int8: the FP32/INT8 rows; fp8: the FP8 block)")
     ap.add_argument("--per-seed", action="store_true",
@@ -223,6 +247,8 @@ def main(argv=None):
                        "cpus": os.cpu_count(), "workers": a.workers},
            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seeds": seeds, "records": []}
     have = {}
+    if not a.quick and not a.fresh and out.exists() and str(out) not in a.merge:
+        a.merge = [str(out)] + list(a.merge)        # resume: finished rows are kept
     for f in a.merge:
         old = json.loads(Path(f).read_text())
         for k in ("quantizer_speed", "epoch_speed"):
@@ -231,7 +257,8 @@ def main(argv=None):
         for r in old.get("records", []):
             if r["status"] == "ok":
                 have[(r["dataset"], r["mode"], r["epochs"])] = r
-        doc.setdefault("merged_from", []).append({"file": f, "date": old.get("date"),
+        doc.setdefault("merged_from", []).extend(old.get("merged_from", []))
+        doc["merged_from"].append({"file": f, "date": old.get("date"),
                                                   "wall_seconds": old.get("wall_seconds")})
     doc["records"] = list(have.values())
     if "quantizer_speed" not in doc and a.subset in ("all", "int8"):
