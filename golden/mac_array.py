@@ -1,4 +1,4 @@
-"""Golden model of the output-stationary INT8 systolic MAC array.
+"""Golden model of the output-stationary systolic MAC array (INT8 or FP8 processing elements).
 
 Three things live here, all shared with the hardware in :mod:`hw.mac_array`:
 
@@ -19,6 +19,24 @@ In both modes an element's overflow flag is set when *any* addition of its dot p
 accumulator range (for ``wrap`` this includes partial sums that wrapped and came back: the final
 value is then still the exact result modulo ``2**acc_width``). The output row carries the OR of
 its elements' flags; the component also has a sticky ``overflow`` output.
+
+FP8 processing elements (``pe="fp8"``)
+--------------------------------------
+Operands are FP8 bit patterns, E4M3 or E5M2 per operand (``a_fmt``, ``b_fmt``; the Inf/NaN mode
+``inf_nan`` is shared with the accumulator). Each PE forms the exact product and rounds it once
+into the accumulator format FP(``exp_bits``, ``man_bits``) (default FP12 E5M6; ``rounding``
+applies to this rounding and to every addition) -- :func:`golden.minifloat.fp_mul` with ``fout``
+= the accumulator format -- and accumulates the K products of its output element in k order:
+
+* ``order="seq"``: ``S = fp_add(S, p_k)`` from ``S = +0`` (:func:`golden.dga.acc_seq`);
+* ``order="static"``: groups of ``group_size`` (:func:`golden.dga.accumulate`);
+* ``order="dga"``: groups of ``dga_group_size(K, gmax=gmax)``, the group-size register value
+  the controller sends with the tile's first beat (:meth:`MacArrayConfig.register_value`).
+
+An element's ``ovf`` flag is set when its product rounding or one of its additions saturated;
+the result is the accumulator's bit pattern (NaN results are the canonical NaN). So the FP8 tile
+is :func:`fp8_gemm`: the golden ``fp_mul`` then the golden accumulation, per element, vectorized
+over all elements. The data-driven DGA-exp order is not available in the array.
 """
 
 from __future__ import annotations
@@ -27,10 +45,30 @@ import math
 
 import numpy as np
 
+from .dga import GROUP_SIZE_MAX, DgaConfig, acc_seq, accumulate
+from .fp_mul import FpMulConfig
+from .minifloat import FP_FORMAT_PARAMS, FpFormat, fp_mul
 from .params import BlockConfig, ConfigError, Param
 
-__all__ = ["MacArrayConfig", "gemm_tile", "tile_gemm", "assemble_gemm",
-           "random_tile"]
+__all__ = [
+    "FP8_FORMATS",
+    "ORDERS",
+    "PE_KINDS",
+    "MacArrayConfig",
+    "assemble_gemm",
+    "fp8_gemm",
+    "gemm_tile",
+    "random_tile",
+    "tile_gemm",
+]
+
+PE_KINDS = ("int8", "fp8")
+#: FP8 operand formats: name -> (exponent bits, mantissa bits)
+FP8_FORMATS = {"e4m3": (4, 3), "e5m2": (5, 2)}
+#: accumulation orders of the FP8 processing element
+ORDERS = ("seq", "static", "dga")
+#: parameters of the original INT8 array (its module names use only these)
+_INT8_PARAMS = ("rows", "cols", "a_width", "b_width", "acc_width", "pipelined", "overflow")
 
 
 class MacArrayConfig(BlockConfig):
@@ -44,11 +82,89 @@ class MacArrayConfig(BlockConfig):
         Param("acc_width", int, 32, "signed accumulator width (>= a_width + b_width)", lo=4, hi=64),
         Param("pipelined", bool, False, "register the product inside each PE (+1 cycle latency)"),
         Param("overflow", str, "wrap", "accumulator overflow policy", choices=("wrap", "saturate")),
+        Param("pe", str, "int8", "processing element: int8 (signed integers, wide accumulator) or "
+              "fp8 (FP8 operands, exact product rounded once into FP(e, m), FP accumulation)",
+              choices=PE_KINDS),
+        Param("a_fmt", str, "e4m3", "FP8 format of A elements (pe=fp8)", choices=tuple(FP8_FORMATS)),
+        Param("b_fmt", str, "e4m3", "FP8 format of B elements (pe=fp8)", choices=tuple(FP8_FORMATS)),
+    ) + FP_FORMAT_PARAMS + (
+        Param("order", str, "dga", "FP accumulation order (pe=fp8): sequential, static groups of "
+              "group_size, or DGA groups of dga_group_size(K)", choices=ORDERS),
+        Param("group_size", int, 64, "static group size G (pe=fp8, order static)", lo=1,
+              hi=GROUP_SIZE_MAX),
+        Param("gmax", int, 256, "largest DGA group (pe=fp8, order dga)", lo=4, hi=GROUP_SIZE_MAX),
+        Param("adders", int, 2, "FP adders per PE for grouped orders (pe=fp8): 2 (intra and inter "
+              "group) or 1 shared", lo=1, hi=2),
     )
     TAGS = {"rows": "r", "cols": "c", "a_width": "a", "b_width": "b", "acc_width": "acc",
-            "pipelined": "p", "overflow": ""}
+            "pipelined": "p", "overflow": "", "pe": "", "a_fmt": "a", "b_fmt": "b",
+            "exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf", "order": "",
+            "group_size": "g", "gmax": "gmax", "adders": "ad"}
+
+    @property
+    def module_name(self) -> str:
+        """The Verilog module name: the INT8 array's names are those of the parameters it uses
+        (unchanged by the FP8 parameters); an FP8 array's name carries the FP8 parameters."""
+        if self.pe == "int8":
+            names = _INT8_PARAMS
+        else:
+            names = ("rows", "cols", "pipelined", "pe", "a_fmt", "b_fmt", "exp_bits", "man_bits",
+                     "rounding", "inf_nan", "order")
+            names += {"seq": (), "static": ("group_size", "adders"),
+                      "dga": ("gmax", "adders")}[self.order]
+        parts = [self.BLOCK]
+        for name in names:
+            v = self._values[name]
+            tag = self.TAGS.get(name, name)
+            parts.append(f"{tag}{int(v)}" if isinstance(v, bool) else f"{tag}{v}")
+        return "_".join(parts)
+
+    # --- FP8 processing elements ---------------------------------------------------------------
+    @property
+    def grouped(self) -> bool:
+        """FP8 PEs with the two-register (intra/inter group) DGA datapath."""
+        return self.pe == "fp8" and self.order != "seq"
+
+    @property
+    def fmt(self) -> FpFormat:
+        """The accumulator format FP(exp_bits, man_bits)."""
+        return FpFormat(self.exp_bits, self.man_bits, self.inf_nan)
+
+    @property
+    def fmt_a(self) -> FpFormat:
+        return FpFormat(*FP8_FORMATS[self.a_fmt], self.inf_nan)
+
+    @property
+    def fmt_b(self) -> FpFormat:
+        return FpFormat(*FP8_FORMATS[self.b_fmt], self.inf_nan)
+
+    @property
+    def fp_mul_config(self) -> FpMulConfig:
+        """The exact multiplier of each FP8 PE (product format ``fp_mul_config.fmt_out``)."""
+        (ae, am), (be, bm) = FP8_FORMATS[self.a_fmt], FP8_FORMATS[self.b_fmt]
+        return FpMulConfig(a_exp=ae, a_man=am, b_exp=be, b_man=bm, inf_nan=self.inf_nan)
+
+    @property
+    def dga_config(self) -> DgaConfig:
+        """The DGA accumulator configuration each grouped FP8 PE implements."""
+        return DgaConfig(exp_bits=self.exp_bits, man_bits=self.man_bits, rounding=self.rounding,
+                         inf_nan=self.inf_nan, variant=self.order, group_size=self.group_size,
+                         gmax=self.gmax, adders=self.adders)
+
+    def register_value(self, K: int):
+        """The group size the controller sends with a tile of length ``K`` (``order="dga"``:
+        ``dga_group_size(K, gmax=gmax)``; ``static``: ``group_size``; ``seq``: None)."""
+        if self.pe != "fp8" or self.order == "seq":
+            return None
+        return self.dga_config.register_value(K)
 
     def _check(self):
+        if self.pe == "fp8":
+            need_m = self.fp_mul_config.fmt_out.m - 3
+            if self.man_bits < need_m:
+                raise ConfigError(f"mac_array parameter man_bits={self.man_bits} is out of range: "
+                                  f"allowed values are {need_m}..23 for pe=fp8 with "
+                                  f"a_fmt={self.a_fmt}, b_fmt={self.b_fmt}.")
         need = self.a_width + self.b_width
         if self.acc_width < need:
             raise ConfigError(f"mac_array parameter acc_width={self.acc_width} is out of range: "
@@ -71,10 +187,16 @@ class MacArrayConfig(BlockConfig):
     # from the first input to the last output; for K >= S that is F*K + cols + rows (+1
     # pipelined): fill and drain are paid once, not per tile.
 
+    # With FP8 PEs and a grouped order (static, dga) the sum S + A of a finished dot product is
+    # formed by the inter-group adder in the PE's next step (as in the DGA block), so every output
+    # row leaves one cycle later: latency = cols + 2 (+1 pipelined). Nothing else changes (the
+    # next tile's first product needs no inter-group addition in that step, with one adder or
+    # two), so spacing, throughput and the per-tile formula are those of the INT8 array.
+
     @property
     def latency(self) -> int:
         """Cycles from the transfer of a tile's last input beat to the transfer of its row 0."""
-        return self.cols + 1 + int(self.pipelined)
+        return self.cols + 1 + int(self.pipelined) + int(self.grouped)
 
     @property
     def spacing(self) -> int:
@@ -103,11 +225,18 @@ class MacArrayConfig(BlockConfig):
     def timing_formula(self) -> str:
         return (f"cycle 0 = first input transfer; the last beat of tile t is transferred in cycle "
                 f"T_t = (K-1) + t*max(K, {self.spacing}); output row i of tile t in cycle "
-                f"T_t + {self.latency} + i (latency = cols + 1, +1 pipelined); input always valid, "
-                f"output always ready")
+                f"T_t + {self.latency} + i (latency = cols + 1, +1 pipelined"
+                f"{', +1 for the final inter-group sum S + A of the grouped FP8 PE' if self.grouped else ''}"
+                f"); input always valid, output always ready")
 
     def _timing_extra(self) -> dict:
-        return {"spacing": self.spacing}
+        extra = {"spacing": self.spacing}
+        if self.pe == "fp8":
+            extra["pe"] = "fp8"
+            extra["order"] = self.order
+            if self.grouped:
+                extra["adders"] = self.adders
+        return extra
 
     def gemm_cycles(self, M, K, N, per_element=True) -> dict:
         """Cycle model of ``(M x K) @ (K x N)`` tiled on the array.
@@ -145,6 +274,8 @@ class MacArrayConfig(BlockConfig):
         return (1 << (self.acc_width - 1)) - 1
 
     def input_range(self, which):
+        if self.pe == "fp8":
+            return 0, 255
         w = self.a_width if which == "a" else self.b_width
         return -(1 << (w - 1)), (1 << (w - 1)) - 1
 
@@ -171,12 +302,14 @@ def gemm_tile(cfg: MacArrayConfig, A, B):
 
     Parameters
     ----------
-    A : int array, shape (rows, K), values in the signed ``a_width`` range
-    B : int array, shape (K, cols), values in the signed ``b_width`` range
+    A : int array, shape (rows, K), values in the signed ``a_width`` range (FP8 bit patterns
+        0..255 in ``a_fmt`` with ``pe="fp8"``)
+    B : int array, shape (K, cols), values in the signed ``b_width`` range (``b_fmt`` patterns)
 
     Returns
     -------
-    C : int64 array (rows, cols) -- accumulator values after the overflow policy.
+    C : int64 array (rows, cols) -- accumulator values after the overflow policy (accumulator
+        bit patterns with ``pe="fp8"``, :func:`fp8_gemm`).
     row_ovf : bool array (rows,) -- the overflow flag carried by each output row.
     """
     A = _check_operand(cfg, "A", A, (cfg.rows, None))
@@ -185,6 +318,9 @@ def gemm_tile(cfg: MacArrayConfig, A, B):
     if K < 1 or B.shape[0] != K:
         raise ConfigError(f"mac_array tile has K={K} columns of A and {B.shape[0]} rows of B: "
                           f"both must equal the same K >= 1.")
+    if cfg.pe == "fp8":
+        C, ovf = fp8_gemm(cfg, A, B)
+        return C, ovf.any(axis=1)
     pa = max(abs(cfg.input_range("a")[0]), 1)
     pb = max(abs(cfg.input_range("b")[0]), 1)
     if K * pa * pb <= cfg.acc_max:              # no partial sum can leave the range
@@ -204,8 +340,69 @@ def gemm_tile(cfg: MacArrayConfig, A, B):
     return acc.astype(np.int64), flag.any(axis=1)
 
 
+def fp8_gemm(cfg: MacArrayConfig, A, B, group_size: int | None = None):
+    """``A (M x K) @ B (K x N)`` on FP8 PEs, every element as the hardware computes it.
+
+    ``P[m, n, k] = fp_mul(fmt_a, A[m, k], fmt_b, B[k, n], fout=fmt, rounding)`` (exact product,
+    one rounding), then each element's K products are accumulated in k order by
+    :func:`golden.dga.acc_seq` (``order="seq"``) or :func:`golden.dga.accumulate` with the group
+    size ``group_size`` (default :meth:`MacArrayConfig.register_value` of K). Any M, N: each
+    element is independent of the tiling.
+
+    Returns
+    -------
+    C : int64 array (M, N) -- accumulator bit patterns.
+    ovf : bool array (M, N) -- the product rounding or an addition of the element saturated.
+    """
+    if cfg.pe != "fp8":
+        raise ConfigError(f"mac_array parameter pe={cfg.pe!r} is invalid for fp8_gemm: allowed "
+                          f"value is fp8.")
+    A = cfg.fmt_a.check_bits(A)
+    B = cfg.fmt_b.check_bits(B)
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0] or A.shape[1] < 1:
+        raise ConfigError(f"mac_array operands have shapes {A.shape} and {B.shape}: expected "
+                          f"M x K and K x N with the same K >= 1.")
+    M, K = A.shape
+    N = B.shape[1]
+    p = fp_mul(cfg.fmt_a, A[:, None, :], cfg.fmt_b, B.T[None, :, :], cfg.fmt, cfg.rounding)
+    P = p.bits.reshape(M * N, K)
+    if cfg.order == "seq":
+        r = acc_seq(cfg.fmt, P, cfg.rounding)
+    else:
+        G = cfg.register_value(K) if group_size is None else group_size
+        r = accumulate(cfg.fmt, P, G, cfg.rounding)
+    ovf = r.ovf | p.ovf.reshape(M * N, K).any(axis=1)
+    return r.bits.reshape(M, N), ovf.reshape(M, N)
+
+
+def _random_fp8(fmt: FpFormat, shape, rng, extreme):
+    """Random finite ``fmt`` patterns: three in four with an exponent within -4..+3 of the bias
+    (sums that round and cancel), one in four any finite code (saturating sums); with
+    probability ``extreme`` a corner code instead (both zeros, smallest/largest subnormal,
+    smallest normal, largest finite, +-Inf, NaN)."""
+    top = fmt.exp_ones - 1 if fmt.inf_nan else fmt.exp_ones
+    E = np.clip(fmt.bias + rng.integers(-4, 4, size=shape), 0, top)
+    x = (rng.integers(0, 2, size=shape) << (fmt.e + fmt.m)) | (E << fmt.m) | \
+        rng.integers(0, 1 << fmt.m, size=shape)
+    finite = fmt.all_codes()
+    if fmt.inf_nan:
+        finite = finite[((finite >> fmt.m) & fmt.exp_ones) != fmt.exp_ones]
+    x = np.where(rng.random(shape) < 0.25, rng.choice(finite, size=shape), x)
+    if extreme:
+        s = fmt.sign_bit
+        corners = [0, s, 1, s | 1, (1 << fmt.m) - 1, 1 << fmt.m, fmt.max_code, s | fmt.max_code]
+        if fmt.inf_nan:
+            corners += [fmt.inf_code, s | fmt.inf_code, fmt.nan_code]
+        x = np.where(rng.random(shape) < extreme, rng.choice(corners, size=shape), x)
+    return x.astype(np.int64)
+
+
 def random_tile(cfg: MacArrayConfig, K: int, rng: np.random.Generator, extreme: float = 0.0):
-    """A random (A, B) tile; with probability ``extreme`` per element the value is the range end."""
+    """A random (A, B) tile; with probability ``extreme`` per element the value is the range end
+    (FP8: a corner code, :func:`_random_fp8`)."""
+    if cfg.pe == "fp8":
+        return (_random_fp8(cfg.fmt_a, (cfg.rows, K), rng, extreme),
+                _random_fp8(cfg.fmt_b, (K, cfg.cols), rng, extreme))
     alo, ahi = cfg.input_range("a")
     blo, bhi = cfg.input_range("b")
     A = rng.integers(alo, ahi + 1, size=(cfg.rows, K))

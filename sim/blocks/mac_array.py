@@ -5,16 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 from golden.mac_array import MacArrayConfig, gemm_tile, random_tile
+
 from ..transactors import Scenario, pack
 
-__all__ = ["tile_beats", "tile_rows", "tiles_scenario", "scenario", "bench", "SPEC"]
+__all__ = ["SPEC", "bench", "scenario", "tile_beats", "tile_rows", "tiles_scenario"]
 
 
-def tile_beats(A, B):
-    """Input payloads for one tile: beat k carries column k of A and row k of B."""
+def tile_beats(A, B, group=None):
+    """Input payloads for one tile: beat k carries column k of A and row k of B (and, for FP8
+    DGA PEs, the tile's group size ``group`` in every beat; the array reads it with the first)."""
     K = A.shape[1]
-    return [{"a": [int(x) for x in A[:, k]], "b": [int(x) for x in B[k, :]], "last": int(k == K - 1)}
-            for k in range(K)]
+    beats = [{"a": [int(x) for x in A[:, k]], "b": [int(x) for x in B[k, :]],
+              "last": int(k == K - 1)} for k in range(K)]
+    if group is not None:
+        for b in beats:
+            b["group"] = int(group)
+    return beats
 
 
 def tile_rows(cfg: MacArrayConfig, A, B):
@@ -37,7 +43,8 @@ def tiles_scenario(cfg: MacArrayConfig, layouts, rng: np.random.Generator, n_til
             tiles.append(random_tile(cfg, k, rng, extreme))
     beats, rows = [], []
     for A, B in tiles:
-        beats += [pack(layouts["inp"], b) for b in tile_beats(A, B)]
+        group = cfg.register_value(A.shape[1]) if cfg.pe == "fp8" and cfg.order == "dga" else None
+        beats += [pack(layouts["inp"], b) for b in tile_beats(A, B, group)]
         rows += [pack(layouts["out"], r) for r in tile_rows(cfg, A, B)]
     out_cycles = cfg.out_cycles([A.shape[1] for A, _ in tiles])
     any_ovf = any(r["ovf"] for A, B in tiles for r in tile_rows(cfg, A, B))
@@ -59,9 +66,10 @@ def bench(report):
     and pipelined."""
     from hw.mac_array import MacArray
     from hw.synth import synthesize
+    from hw.toolchain import REPO
+
     from ..amaranth_harness import layouts_of, run_amaranth
     from ..runner import run_cocotb
-    from hw.toolchain import REPO
 
     sec = report.setdefault("mac_array", {})
     cfg = MacArrayConfig(rows=8, cols=8)
@@ -122,7 +130,7 @@ def _component(cfg):
     return MacArray(cfg)
 
 
-from . import BlockSpec  # noqa: E402
+from . import BlockSpec
 
 SPEC = BlockSpec(
     name="mac_array",
@@ -130,7 +138,8 @@ SPEC = BlockSpec(
     component=_component,
     scenario=scenario,
     bench=bench,
-    summary="output-stationary systolic array, signed INT8 x INT8 -> wide accumulators, "
-            "row-per-beat drain, double-buffered accumulators",
-    demo_configs=({}, {"pipelined": True}),
+    summary="output-stationary systolic array, signed INT8 x INT8 -> wide accumulators or (pe=fp8) "
+            "FP8 x FP8 -> FP(e, m) sequential/static/DGA accumulation per PE, row-per-beat drain, "
+            "double-buffered accumulators",
+    demo_configs=({}, {"pipelined": True}, {"pe": "fp8", "rows": 2, "cols": 2}),
 )
