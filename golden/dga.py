@@ -2,10 +2,12 @@
 
 A dot product of ``N`` addends is accumulated in two FP(e, m) registers: the **intra-group**
 accumulator ``A`` and the **inter-group** accumulator ``S``. The addends are bit patterns of the
-accumulator format itself (a product reaches the accumulator rounded once to FP(e, m), e.g. by
-:mod:`hw.fp_mul` with ``fout`` = the accumulator format; E4M3 x E4M3 products are exact in
-FP(5, m) for ``m >= 7``). Every addition is :func:`golden.minifloat.fp_add` (one rounding, the
-saturation and Inf/NaN policy of :mod:`golden.minifloat`), so the functions here are bit-exact
+accumulator format itself (a product rounded once to FP(e, m), e.g. by :mod:`hw.fp_mul` with
+``fout`` = the accumulator format) or, with ``addend_man`` > ``m``, of the wider FP(e,
+addend_man) (E4M3 x E4M3 products are exact in E5M7): then every intra-group addition rounds the
+exact ``A + v`` once to FP(e, m), and the product is never rounded on its own. Every addition is
+:func:`golden.minifloat.fp_add` (one rounding, the saturation and Inf/NaN policy of
+:mod:`golden.minifloat`), so the functions here are bit-exact
 models of :class:`hw.dga.DgaAccumulator`.
 
 Order of additions (identical for every variant; ``n`` = addends in the current group)::
@@ -49,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .minifloat import FP_FORMAT_PARAMS, FpFormat, FpFormatParams, fp_add
+from .minifloat import ADDEND_PARAM, FP_FORMAT_PARAMS, FpFormat, FpFormatParams, check_addend_format, fp_add
 from .params import BlockConfig, ConfigError, Param
 
 __all__ = ["DgaConfig", "FpAccConfig", "fp_acc_block", "DgaResult", "VARIANTS", "GROUP_SIZE_MAX", "dga_group_size",
@@ -74,9 +76,11 @@ class DgaConfig(FpFormatParams, BlockConfig):
               hi=GROUP_SIZE_MAX),
         Param("adders", int, 2, "FP adders: 2 (intra- and inter-group) or 1 shared (the "
               "first addition of a group, to +0, needs none; same cycles)", lo=1, hi=2),
+        ADDEND_PARAM,
     )
     TAGS = {"exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf", "variant": "",
-            "group_size": "g", "threshold": "t", "gmax": "gmax", "adders": "a"}
+            "group_size": "g", "threshold": "t", "gmax": "gmax", "adders": "a",
+            "addend_man": "am"}
     TRANSACTION = "dot product"
     THROUGHPUT = "1 addend per cycle, dot products back to back"
 
@@ -93,6 +97,9 @@ class DgaConfig(FpFormatParams, BlockConfig):
 
     def _timing_extra(self) -> dict:
         return {"adders": self.adders}
+
+    def _check(self):
+        self._check_addend()
 
     def register_value(self, n: int) -> int:
         """The value the controller loads into the group-size register for dot products of
@@ -178,27 +185,38 @@ def exp_field(fmt: FpFormat, bits) -> np.ndarray:
 
 
 def accumulate(fmt: FpFormat, addends, group_size: int, mode: str = "rne",
-               threshold: int | None = None) -> DgaResult:
+               threshold: int | None = None, addend_fmt: FpFormat | None = None) -> DgaResult:
     """Accumulate dot products in the hardware's exact order (module docstring).
 
     Parameters
     ----------
     fmt : FpFormat
-        Accumulator and addend format.
+        Accumulator format (``A``, ``S``, the result).
     addends : int array, shape ``(N,)`` or ``(B, N)``
-        Addend bit patterns; each row is one dot product (all rows share ``N`` and ``G``).
+        Addend bit patterns of ``addend_fmt``; each row is one dot product (all rows share
+        ``N`` and ``G``).
     group_size : int
         The group-size register ``G`` (1..4096; the cap for DGA-exp).
     mode : ``"rne"`` or ``"rtz"``
     threshold : int or None
         ``None``: no data-driven closing (static/DGA); an int ``T``: the DGA-exp rule.
+    addend_fmt : FpFormat or None
+        Format of the addends (default ``fmt``). A wider format (e.g. exact E5M7 products into
+        an E5M6 accumulator) makes every intra-group addition the mixed-format
+        :func:`golden.minifloat.fp_add` (``A + v`` rounded once to ``fmt``); the first addend of
+        a group is ``+0 + v``, i.e. ``v`` rounded once to ``fmt``. The DGA-exp rule compares the
+        exponent fields, which have the same width and bias in both formats.
 
     Returns
     -------
     DgaResult with arrays of shape ``(B,)`` (``(1,)`` for a 1-D input).
     """
     _check_group(group_size)
-    P = fmt.check_bits(addends)
+    fb = check_addend_format(fmt, addend_fmt)
+    if fb.e != fmt.e:
+        raise ConfigError(f"addend format {fb.name} has {fb.e} exponent bits: the accumulator "
+                          f"{fmt.name} needs the same exponent width.")
+    P = fb.check_bits(addends)
     if P.ndim == 1:
         P = P[None, :]
     if P.ndim != 2:
@@ -215,14 +233,14 @@ def accumulate(fmt: FpFormat, addends, group_size: int, mode: str = "rne",
         v = P[:, i]
         close = (n > 0) & (n >= group_size)
         if threshold is not None:
-            gap = exp_field(fmt, A) - exp_field(fmt, v)
-            close |= (n > 0) & ((A & mag) != 0) & ((v & mag) != 0) & (gap > threshold)
+            gap = exp_field(fmt, A) - exp_field(fb, v)
+            close |= (n > 0) & ((A & mag) != 0) & ((v & fb.mag_mask) != 0) & (gap > threshold)
         if close.any():
             r = fp_add(fmt, S, A, mode)
             S = np.where(close, r.bits, S)
             ovf |= close & r.ovf
             groups += close
-        r = fp_add(fmt, np.where(close | (n == 0), 0, A), v, mode)
+        r = fp_add(fmt, np.where(close | (n == 0), 0, A), v, mode, fb)
         A = r.bits
         ovf |= r.ovf
         n = np.where(close, 1, n + 1)
@@ -267,11 +285,12 @@ def acc_dga_exp(fmt: FpFormat, p, mode: str = "rne", T: int | None = None,
 
 def dga_block(cfg: DgaConfig, addends, group_size: int | None = None) -> DgaResult:
     """What the block returns for dot products ``addends`` (``(N,)`` or ``(B, N)``) with the
-    group-size register at ``group_size`` (default: :meth:`DgaConfig.register_value`)."""
+    group-size register at ``group_size`` (default: :meth:`DgaConfig.register_value`); the
+    addends are bit patterns of :attr:`DgaConfig.addend_fmt`."""
     p = np.asarray(addends)
     G = cfg.register_value(p.shape[-1]) if group_size is None else group_size
     T = cfg.threshold if cfg.variant == "dga_exp" else None
-    return accumulate(cfg.fmt, p, G, cfg.rounding, T)
+    return accumulate(cfg.fmt, p, G, cfg.rounding, T, cfg.addend_fmt)
 
 
 def fp_acc_block(cfg: FpAccConfig, addends) -> "DgaResult":

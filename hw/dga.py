@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.dga import GROUP_SIZE_MAX, DgaConfig
 from .block import BlockComponent
-from .fp_add import fp_add_datapath
+from .fp_add import fp_add_datapath, fp_round_addend, widen
 
 __all__ = ["DgaAccumulator", "dga_datapath", "dga_group_counter"]
 
@@ -80,7 +80,7 @@ class DgaAccumulator(BlockComponent):
     def _members(self, c):
         w = c.fmt.width
         return {
-            "inp": In(stream.Signature(data.StructLayout({"data": w, "last": 1}))),
+            "inp": In(stream.Signature(data.StructLayout({"data": c.addend_fmt.width, "last": 1}))),
             "group_size": In(range(2 * GROUP_SIZE_MAX)),
             "out": Out(stream.Signature(data.StructLayout({"bits": w, "nan": 1, "ovf": 1}))),
             "nan_seen": Out(1),
@@ -174,7 +174,8 @@ def dga_datapath(m, cfg, v, take, last, flush, group_size=None, first=None, clos
     cfg : :class:`golden.dga.DgaConfig`
         Format, rounding, ``variant`` (``threshold``) and ``adders``.
     v : Value
-        The addend (accumulator-format bit pattern).
+        The addend (a bit pattern of ``cfg.addend_fmt``: the accumulator format, or the wider
+        FP(e, addend_man) of the mixed-format adder, rounded once per addition).
     take : Value
         ``v`` is accepted this cycle (``A``, ``S`` and the counter update).
     last : Value
@@ -197,7 +198,7 @@ def dga_datapath(m, cfg, v, take, last, flush, group_size=None, first=None, clos
     ``(s_bits, s_nan, s_ovf, ovf_acc)``: the inter-group adder's ``S + A`` (the result when
     ``flush``), its flags and the dot product's overflow flag so far.
     """
-    f = cfg.fmt
+    f, fb = cfg.fmt, cfg.addend_fmt                     # accumulator, addend (addend_man)
     w = f.width
     A = Signal(w, name=f"{prefix}acc_intra")
     S = Signal(w, name=f"{prefix}acc_inter")
@@ -208,14 +209,14 @@ def dga_datapath(m, cfg, v, take, last, flush, group_size=None, first=None, clos
         if close is not None:
             raise ValueError("dga_datapath: variant dga_exp needs its own group counter")
 
-        def ee(x):
-            E = x[f.m:f.m + f.e]
+        def ee(x, fx=f):
+            E = x[fx.m:fx.m + fx.e]
             return Mux(E == 0, 1, E)
         gap = Signal(range(-(1 << f.e), 1 << f.e), name=f"{prefix}exp_gap")
         exp_close = Signal(name=f"{prefix}exp_close")
         m.d.comb += [
-            gap.eq(ee(A) - ee(v)),
-            exp_close.eq((A[:w - 1] != 0) & (v[:w - 1] != 0) & (gap > cfg.threshold)),
+            gap.eq(ee(A) - ee(v, fb)),
+            exp_close.eq((A[:w - 1] != 0) & (v[:fb.width - 1] != 0) & (gap > cfg.threshold)),
         ]
     if close is None:
         first, close = dga_group_counter(m, cfg, take, last, group_size, exp_close, prefix)
@@ -225,7 +226,7 @@ def dga_datapath(m, cfg, v, take, last, flush, group_size=None, first=None, clos
         m.submodules[f"{prefix}inter"] = inter = Module()
         a_op = Signal(w, name=f"{prefix}intra_a")
         m.d.comb += a_op.eq(Mux(close | first, 0, A))
-        i_bits, i_nan, i_ovf = fp_add_datapath(cfg, intra, a_op, v)
+        i_bits, i_nan, i_ovf = fp_add_datapath(cfg, intra, a_op, v, fb)
         s_bits, s_nan, s_ovf = fp_add_datapath(cfg, inter, S, A)
         new_a = i_bits
         new_ovf = (ovf_acc & ~first) | i_ovf | (close & s_ovf)
@@ -237,11 +238,16 @@ def dga_datapath(m, cfg, v, take, last, flush, group_size=None, first=None, clos
         # (DgaAccumulator docstring). Flush and close never coincide: while pending, only a
         # first addend (n == 0) is taken.
         m.submodules[f"{prefix}adder"] = adder = Module()
-        y_op = Signal(w, name=f"{prefix}adder_b")
-        m.d.comb += y_op.eq(Mux(close | flush, S, v))
-        s_bits, s_nan, s_ovf = fp_add_datapath(cfg, adder, A, y_op)
-        new_a = Mux(first | close, v, s_bits)
-        new_ovf = (ovf_acc | s_ovf) & ~first
+        y_op = Signal(fb.width, name=f"{prefix}adder_b")
+        m.d.comb += y_op.eq(Mux(close | flush, widen(f, fb, S), v))
+        s_bits, s_nan, s_ovf = fp_add_datapath(cfg, adder, A, y_op, fb)
+        if fb == f:
+            new_a = Mux(first | close, v, s_bits)
+            new_ovf = (ovf_acc | s_ovf) & ~first
+        else:   # wider addend (addend_man): a first addend is v rounded once, fp_add(+0, v)
+            r_bits, _, r_ovf = fp_round_addend(m, f, fb, cfg.rounding, v)
+            new_a = Mux(first | close, r_bits, s_bits)
+            new_ovf = ((ovf_acc | s_ovf) & ~first) | ((first | close) & r_ovf)
     if v_ovf is not None:
         new_ovf = new_ovf | v_ovf
 

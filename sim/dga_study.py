@@ -1,19 +1,27 @@
 """Error study of low-bit FP dot-product accumulation: sequential, static G=64, DGA, DGA-exp.
 
-Run ``python -m sim.dga_study`` (about 25 s with the defaults: 256 trials per N). It writes
+Run ``python -m sim.dga_study`` (about a minute with the defaults: 256 trials per N; most of it
+is the bit-level golden model of the ``E5M6 mixed`` row). It writes
 ``docs/img/dga_error.png`` and ``bench/dga_study.json`` and prints a markdown table.
 
 Setup (docs/spec.md#dga): dot products of FP8 E4M3 activations (``ReLU(N(0, 1)) * 2``) and
 E4M3 weights (``N(0, 1) / 4``), both rounded RNE to IEEE-like E4M3; **products exact** (float64);
 lengths ``N`` in {576, 4608, 25088} (3x3x64, 3x3x512, 7x7x512 convolutions); accumulators
 FP(5, m) for m = 6..14 (FP12 .. FP20), RNE, every addition rounded once; the schemes in the
-hardware's order (:mod:`golden.dga`), DGA-exp with ``T = m`` and ``gmax = 256``. One extra row,
-``E5M6 hw``, feeds the FP12 accumulator with products first rounded to E5M6, which is what
-:class:`hw.dga.DgaAccumulator` receives (it adds accumulator-format addends). Reference: the
+hardware's order (:mod:`golden.dga`), DGA-exp with ``T = m`` and ``gmax = 256``. Two extra
+rows compare one rounding with two: ``E5M6 hw`` feeds the FP12 accumulator with products first
+rounded to E5M6 (the one-format accumulator, ``addend_man = 0``: two roundings per addition),
+and ``E5M6 mixed`` feeds it the exact products as E5M7 bit patterns through the bit-exact golden
+model of the mixed-format hardware (``DgaConfig(addend_man=7)``: :func:`golden.dga.accumulate`
+with ``addend_fmt`` E5M7, and a loop of the mixed :func:`golden.minifloat.fp_add` for the
+sequential scheme), one rounding per addition. The study checks that every ``E5M6 mixed`` sum
+equals the float64 model's ``E5M6`` row (exact products, one rounding) bit for bit. Reference: the
 exact sum (``math.fsum`` of the exact products, i.e. the exact sum correctly rounded to a
 double). Metrics per configuration over ``trials`` dot products: mean of
 ``|S - exact| / ||p||_2`` (normalized error, robust when the exact sum is near 0) and median of
-``|S - exact| / |exact|`` (relative error).
+``|S - exact| / |exact|`` (relative error). ``two_minus_one_rounding`` pairs the two extra rows
+dot product by dot product: mean and standard error of the normalized error of ``E5M6 hw``
+minus that of ``E5M6 mixed``, and how many dot products each one wins.
 
 The float64 model here (:func:`fp_add_f`, the spec's ``q_fp``) is vectorized over widths and
 trials so that FP19/FP20 (beyond :class:`golden.minifloat.FpFormat`'s ``m <= 12``) and the
@@ -31,8 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.dga import dga_group_size
-from golden.minifloat import FpFormat, decode, encode
+from golden.dga import accumulate, dga_group_size
+from golden.minifloat import FpFormat, decode, encode, fp_add
 
 __all__ = ["q_fp", "fp_add_f", "acc_seq_f", "acc_group_f", "acc_dga_exp_f", "fp8_dot_products",
            "run_study", "SCHEMES", "DEFAULT_N", "DEFAULT_MANTISSAS"]
@@ -42,6 +50,9 @@ SCHEMES = ("sequential", "static64", "dga", "dga_exp")
 DEFAULT_N = (576, 4608, 25088)
 DEFAULT_MANTISSAS = tuple(range(6, 15))
 E = 5
+#: the extra rows: two roundings (pre-rounded addends) and one rounding (mixed-format adder)
+HW_ROW = f"E{E}M6 hw"
+MIXED_ROW = f"E{E}M6 mixed"
 
 
 def q_fp(x, e, m):
@@ -142,10 +153,29 @@ def run_schemes(P, mantissas, e=E, hw_row=True):
     }
 
 
+def run_mixed(P, m=6, addend_m=7):
+    """The ``E5M6 mixed`` row: every scheme on the bit-exact golden model of the mixed-format
+    accumulator (exact products as FP(5, addend_m) patterns, FP(5, m) registers, one rounding
+    per addition). Returns dict scheme -> float64 sums ``(trials,)``."""
+    f, fb = FpFormat(E, m), FpFormat(E, addend_m)
+    bits, ovf = encode(fb, P)
+    if ovf.any() or not (decode(fb, bits) == P).all():
+        raise ValueError(f"the products are not exact in {fb.name}.")
+    N = P.shape[-1]
+    S = np.zeros(P.shape[0], dtype=np.int64)
+    for i in range(N):                                 # sequential: S = S + v, one rounding
+        S = fp_add(f, S, bits[:, i], "rne", fb).bits
+    out = {"sequential": S,
+           "static64": accumulate(f, bits, 64, "rne", None, fb).bits,
+           "dga": accumulate(f, bits, dga_group_size(N), "rne", None, fb).bits,
+           "dga_exp": accumulate(f, bits, 256, "rne", m, fb).bits}
+    return {k: decode(f, v) for k, v in out.items()}
+
+
 def run_study(Ns=DEFAULT_N, trials=256, mantissas=DEFAULT_MANTISSAS, seed=2024):
     """Run the study; returns a JSON-ready dict (see the module docstring for the metrics)."""
     rng = np.random.default_rng(seed)
-    rows = [f"E{E}M{m}" for m in mantissas] + [f"E{E}M6 hw"]
+    rows = [f"E{E}M{m}" for m in mantissas] + [HW_ROW] + ([MIXED_ROW] if 6 in mantissas else [])
     out = {"setup": {"N": list(Ns), "trials": trials, "seed": seed, "formats": rows,
                      "schemes": list(SCHEMES), "dga_group_size": {str(n): dga_group_size(n)
                                                                   for n in Ns},
@@ -158,14 +188,32 @@ def run_study(Ns=DEFAULT_N, trials=256, mantissas=DEFAULT_MANTISSAS, seed=2024):
         exact = np.array([math.fsum(row) for row in P])
         norm = np.sqrt(np.array([math.fsum(row * row) for row in P]))
         sums = run_schemes(P, mantissas)
+        if MIXED_ROW in rows:
+            mixed = run_mixed(P)
+            i6 = list(mantissas).index(6)
+            for s in SCHEMES:
+                if not np.array_equal(mixed[s], sums[s][i6]):
+                    raise AssertionError(f"{MIXED_ROW} {s} differs from the float64 model")
+                sums[s] = np.concatenate([sums[s], mixed[s][None, :]])
         res = {}
+        paired = {}
         for s in SCHEMES:
             err = np.abs(sums[s] - exact[None, :])
             res[s] = {r: {"norm_err_mean": float(np.mean(err[i] / norm)),
                           "norm_err_max": float(np.max(err[i] / norm)),
                           "rel_err_median": float(np.median(err[i] / np.abs(exact)))}
                       for i, r in enumerate(rows)}
+            if MIXED_ROW in rows:
+                # per dot product: normalized error with two roundings minus with one
+                d = (err[rows.index(HW_ROW)] - err[rows.index(MIXED_ROW)]) / norm
+                paired[s] = {"mean": float(np.mean(d)),
+                             "sem": float(np.std(d, ddof=1) / np.sqrt(d.size)) if d.size > 1
+                             else 0.0,
+                             "one_rounding_better": int(np.sum(d > 0)),
+                             "two_roundings_better": int(np.sum(d < 0))}
         out["results"][str(N)] = res
+        if paired:
+            out.setdefault("two_minus_one_rounding", {})[str(N)] = paired
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["answer"] = answer(out)
     return out
@@ -191,7 +239,7 @@ def answer(study):
     for N, res in study["results"].items():
         def curve(s):
             return {1 + E + int(r[3:]): v["norm_err_mean"] for r, v in res[s].items()
-                    if not r.endswith("hw")}
+                    if r not in (HW_ROW, MIXED_ROW)}
         target = res["dga"]["E5M6"]["norm_err_mean"]
         ans[N] = {
             "dga_fp12": target,
@@ -202,6 +250,11 @@ def answer(study):
             "bits_static64_to_match_dga_fp12": round(_bits_needed(curve("static64"), target), 2),
             "bits_sequential_to_match_dga_fp12": round(_bits_needed(curve("sequential"), target), 2),
         }
+        if MIXED_ROW in res["dga"]:
+            # one rounding vs two: error of pre-rounded E5M6 addends / error of the mixed adder
+            ans[N]["two_vs_one_rounding_error_ratio"] = {
+                s: round(res[s][HW_ROW]["norm_err_mean"] / res[s][MIXED_ROW]["norm_err_mean"], 3)
+                for s in SCHEMES}
     return ans
 
 
@@ -217,7 +270,12 @@ def markdown_table(study) -> str:
         for r in study["setup"]["formats"]:
             cells = [f"{1e3 * res[s][r]['norm_err_mean']:.3g} ({res[s][r]['rel_err_median']:.2g})"
                      for s in SCHEMES]
-            name = r if r.endswith("hw") else f"{r} (FP{1 + E + int(r[3:])})"
+            if r == HW_ROW:
+                name = f"{r} (E5M6 addends: two roundings)"
+            elif r == MIXED_ROW:
+                name = f"{r} (E5M7 addends, one rounding)"
+            else:
+                name = f"{r} (FP{1 + E + int(r[3:])})"
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -232,15 +290,20 @@ def plot(study, path):
     for ax, N in zip(axes, Ns):
         res = study["results"][N]
         for s, mk in zip(SCHEMES, "osD^"):
-            rs = [r for r in res[s] if not r.endswith("hw")]
+            rs = [r for r in res[s] if r not in (HW_ROW, MIXED_ROW)]
             bits = [1 + E + int(r[3:]) for r in rs]
-            ax.semilogy(bits, [res[s][r]["norm_err_mean"] for r in rs], marker=mk, label=s)
+            line, = ax.semilogy(bits, [res[s][r]["norm_err_mean"] for r in rs], marker=mk,
+                                label=s)
+            if HW_ROW in res[s]:                   # two roundings: hollow marker at FP12
+                ax.semilogy([1 + E + 6], [res[s][HW_ROW]["norm_err_mean"]], marker=mk,
+                            linestyle="none", markerfacecolor="none", color=line.get_color())
         ax.set_title(f"N = {N} (DGA G = {study['setup']['dga_group_size'][N]})")
         ax.set_xlabel("accumulator width (E5M(w-6))")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("mean |S - exact| / ||p||_2")
     axes[0].legend()
-    fig.suptitle(f"FP8 E4M3 dot products, RNE accumulation, {study['setup']['trials']} trials")
+    fig.suptitle(f"FP8 E4M3 dot products, RNE accumulation, {study['setup']['trials']} trials "
+                 f"(hollow: FP12 fed with products rounded to E5M6, two roundings)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -10,7 +10,7 @@ import pytest
 from amaranth.hdl import Fragment
 
 from golden.dga import (DgaConfig, acc_dga, acc_dga_exp, acc_group, acc_seq, accumulate,
-                        dga_group_size)
+                        dga_block, dga_group_size)
 from golden.minifloat import FpFormat, decode, encode
 from golden.params import ConfigError
 from hw.dga import DgaAccumulator
@@ -35,7 +35,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable
     (dict(gmax=2), "dga parameter gmax=2 is out of range: allowed values are an integer in "
                    "4..4096."),
     (dict(G=64), "dga has no parameter 'G': known parameters are exp_bits, man_bits, rounding, "
-                 "inf_nan, variant, group_size, threshold, gmax, adders."),
+                 "inf_nan, variant, group_size, threshold, gmax, adders, addend_man."),
+    (dict(addend_man=4), "dga parameter addend_man=4 is out of range: allowed values are 0 or "
+                         "an integer in 6..23 (at least man_bits=6)."),
     (dict(adders=3), "dga parameter adders=3 is out of range: allowed values are an integer in "
                      "1..2."),
 ])
@@ -186,13 +188,25 @@ def test_study_small_run(tmp_path):
     study = dga_study.run_study(Ns=(64,), trials=3, mantissas=(6, 8, 12))
     res = study["results"]["64"]
     assert set(res) == set(dga_study.SCHEMES)
-    assert set(res["dga"]) == {"E5M6", "E5M8", "E5M12", "E5M6 hw"}
+    assert set(res["dga"]) == {"E5M6", "E5M8", "E5M12", "E5M6 hw", "E5M6 mixed"}
     for s in dga_study.SCHEMES:
         assert res[s]["E5M12"]["norm_err_mean"] < res[s]["E5M6"]["norm_err_mean"]
+        # the mixed row (bit-level golden, E5M7 addends) is the float model's one-rounding row
+        assert res[s]["E5M6 mixed"] == res[s]["E5M6"]
+    assert set(study["answer"]["64"]["two_vs_one_rounding_error_ratio"]) == set(dga_study.SCHEMES)
+    pair = study["two_minus_one_rounding"]["64"]["dga"]
+    assert pair["one_rounding_better"] + pair["two_roundings_better"] <= 3
     assert "bits_static64_to_match_dga_fp12" in study["answer"]["64"]
     dga_study.plot(study, tmp_path / "e.png")
     assert (tmp_path / "e.png").stat().st_size > 1000
     assert "| E5M6 (FP12) |" in dga_study.markdown_table(study)
+    assert "| E5M6 mixed (E5M7 addends, one rounding) |" in dga_study.markdown_table(study)
+
+
+def test_study_mixed_row_rejects_inexact_products():
+    """The mixed row needs products exact in E5M7; a value that is not raises."""
+    with pytest.raises(ValueError, match="not exact in E5M7"):
+        dga_study.run_mixed(np.array([[1.0 + 2.0 ** -9]]))
 
 
 # --- hardware ---------------------------------------------------------------------------------
@@ -231,6 +245,14 @@ HW_CONFIGS = [
     dict(variant="dga_exp", inf_nan=False, rounding="rtz", adders=1),
     dict(variant="static", group_size=3, exp_bits=4, man_bits=3, adders=1),
     dict(variant="dga_exp", exp_bits=8, man_bits=23, threshold=3, adders=1),
+    # mixed format: wider addends (exact E5M7 products into E5M6), one rounding per addition
+    dict(variant="static", addend_man=7),
+    dict(variant="dga_exp", addend_man=7),
+    dict(variant="static", group_size=5, rounding="rtz", addend_man=7, adders=1),
+    dict(variant="dga_exp", addend_man=7, adders=1),
+    dict(variant="dga_exp", threshold=0, gmax=8, addend_man=9, inf_nan=False, rounding="rtz",
+         adders=1),
+    dict(variant="static", group_size=3, exp_bits=4, man_bits=3, addend_man=7, adders=1),
 ]
 
 
@@ -244,7 +266,7 @@ def test_hw_random_lengths(kw):
     G = cfg.register_value(1)
     lengths = [1, 1, max(G - 1, 1), G, G + 1, 2 * G, 2 * G + 3] + \
         [int(x) for x in rng.integers(1, 150, 25)]
-    sc = _check(cfg, _dots(cfg.fmt, lengths, rng), seed=3)
+    sc = _check(cfg, _dots(cfg.addend_fmt, lengths, rng), seed=3)
     assert sc.vectors == len(lengths)
 
 
@@ -504,7 +526,7 @@ def _one_adder_setup(kw, n=60, seed=50):
     dut = DgaAccumulator(cfg)
     rng = np.random.default_rng(seed)
     lengths = [1, 5, 6, 10] + [int(x) for x in rng.integers(1, 120, n)]
-    return cfg, dut, scenario_from_dots(cfg, layouts_of(dut), _dots(cfg.fmt, lengths, rng))
+    return cfg, dut, scenario_from_dots(cfg, layouts_of(dut), _dots(cfg.addend_fmt, lengths, rng))
 
 
 @pytest.mark.cocotb
@@ -567,3 +589,106 @@ def test_one_adder_corrupted_golden_is_caught():
     outs[i] ^= 1 << 3
     res = run_amaranth(dut, sc, seed=4, gap=0.25, stall=0.25)
     assert any(m.startswith(f"out[{i}]") for m in res.mismatches), res.mismatches[:3]
+
+
+# --- mixed format: addends wider than the accumulator (addend_man) ------------------------------
+
+@pytest.mark.parametrize("e, m, am, mode", [(5, 6, 7, "rne"), (5, 6, 7, "rtz"), (4, 3, 7, "rne")])
+def test_golden_mixed_schemes_vs_gfloat(e, m, am, mode):
+    """Every scheme with FP(e, am) addends into FP(e, m): bit for bit against the scalar loop that
+    rounds each exact sum A + v once with gfloat; pre-rounding the addends (two roundings) is a
+    different model that this comparison rejects."""
+    fmt, fb = FpFormat(e, m), FpFormat(e, am)
+    add = _gfloat_adder(fmt, mode)                     # exact sum rounded once to fmt
+    rng = np.random.default_rng(e * 100 + am)
+    cases = differ = 0
+    for n in (1, 3, 64, 130, 257):
+        for kind in (0, 1, 4):
+            p = random_dot(fb, n, rng, kind)
+            pv = decode(fb, p)
+            runs = [(accumulate(fmt, p, 4096, mode, None, fb), _reference(pv, add, None)),
+                    (accumulate(fmt, p, dga_group_size(n), mode, None, fb),
+                     _reference(pv, add, dga_group_size(n))),
+                    (accumulate(fmt, p, 256, mode, m, fb), _reference(pv, add, 256, m, fmt)),
+                    (accumulate(fmt, p, 5, mode, None, fb), _reference(pv, add, 5))]
+            for got, ref in runs:
+                gv = decode(fmt, got.bits)[0]
+                assert gv == ref and np.signbit(gv) == np.signbit(ref), (n, kind, gv, ref)
+                cases += 1
+            p6, _ = encode(fmt, pv, mode)                      # the two-rounding model
+            two = decode(fmt, accumulate(fmt, p6, 5, mode).bits)[0]
+            differ += two != _reference(pv, add, 5)
+    assert cases == 5 * 3 * 4 and differ > 0
+
+
+def test_dga_block_mixed_and_bad_addend_format():
+    cfg = DgaConfig(addend_man=7)
+    assert cfg.addend_fmt == FpFormat(5, 7) and cfg.module_name.endswith("_a2_am7")
+    assert DgaConfig(addend_man=6) == DgaConfig(addend_man=6) and \
+        DgaConfig(addend_man=6).module_name == DgaConfig().module_name
+    big = FpFormat(5, 7).max_code                                       # above E5M6's max
+    r = dga_block(cfg, [big], 4)
+    assert r.ovf[0] and r.bits[0] == FpFormat(5, 6).max_code
+    with pytest.raises(ConfigError, match="E5M7 bit pattern 8192 is out of range"):
+        dga_block(cfg, [8192], 4)
+    with pytest.raises(ConfigError, match="needs the same exponent width"):
+        accumulate(FpFormat(5, 6), [1], 4, "rne", None, FpFormat(6, 7))
+
+
+@pytest.mark.parametrize("adders", [1, 2])
+def test_hw_mixed_every_addend_alone(adders):
+    """Every E5M7 pattern as a dot product of length 1 (the first-addend rounding of the
+    one-adder DGA, fp_round_addend, and the intra adder's +0 + v), then in pairs."""
+    cfg = DgaConfig(variant="static", group_size=1, addend_man=7, adders=adders)
+    dut = DgaAccumulator(cfg)
+    codes = FpFormat(5, 7).all_codes()
+    dots = [[int(c)] for c in codes] + [list(map(int, codes[i:i + 2])) for i in range(0, 2048, 2)]
+    sc = scenario_from_dots(cfg, layouts_of(dut), dots)
+    res = run_amaranth(dut, sc, seed=2)
+    assert res.ok, res.mismatches[:5]
+
+
+MIXED_LADDER = dict(variant="dga_exp", addend_man=7, adders=1)
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("simulator", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kw", [MIXED_LADDER, dict(variant="static", group_size=5, addend_man=7)],
+                         ids=["a1", "a2"])
+def test_mixed_cocotb(tmp_path, kw, simulator):
+    from sim.runner import run_cocotb
+    cfg, dut, sc = _one_adder_setup(kw)
+    res = run_cocotb(cfg, dut, sc, simulator=simulator, build_dir=tmp_path, seed=4, gap=0.25,
+                     stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked == sc.vectors + 2
+
+
+@pytest.mark.cocotb
+@pytest.mark.slow
+def test_mixed_native():
+    from sim.native import run_native
+    cfg, dut, sc = _one_adder_setup(MIXED_LADDER)
+    res = run_native(cfg, dut, sc, seed=4, gap=0.25, stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    res = run_native(cfg, dut, sc, seed=4)
+    assert res.ok and res.out_cycles == sc.out_cycles
+
+
+@pytest.mark.synth
+@pytest.mark.cocotb
+def test_mixed_netlist(tmp_path):
+    """The iCE40 netlist of the one-adder mixed DGA passes the same test; a corrupted golden
+    fails on it."""
+    from hw.synth import netlist
+    from sim.runner import run_cocotb
+    cfg, dut, sc = _one_adder_setup(MIXED_LADDER, n=30)
+    sources = netlist(cfg, dut, workdir=tmp_path / "synth", target="ice40", cache=False)
+    res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
+                     gap=0.25, stall=0.25, sources=sources)
+    assert res.ok, res.mismatches[:5]
+    outs = sc.outputs["out"]
+    outs[len(outs) // 2] ^= 1 << 3
+    res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim2", seed=4,
+                     sources=sources)
+    assert not res.ok

@@ -86,7 +86,7 @@ def scenario(cfg: DgaConfig, layouts, rng: np.random.Generator, vectors: int,
         lengths = [n] * vectors
     else:
         lengths = [1] + [int(x) for x in rng.integers(1, nmax + 1, vectors - 1)]
-    dots = [random_dot(cfg.fmt, n, rng) for n in lengths]
+    dots = [random_dot(cfg.addend_fmt, n, rng) for n in lengths]
     return scenario_from_dots(cfg, layouts, dots)
 
 
@@ -197,8 +197,10 @@ SPEC = BlockSpec(
     bench=bench,
     summary="dynamic group accumulator (default FP12 E5M6): intra-/inter-group FP registers, "
             "group-size register (static G, DGA G = 2^round(log2 sqrt N), or data-driven "
-            "DGA-exp), two adders or one shared (adders=1), one addend per cycle",
+            "DGA-exp), two adders or one shared (adders=1), one addend per cycle; optional "
+            "wider addends (addend_man, e.g. exact E5M7 products) rounded once per addition",
     demo_configs=({}, {"variant": "static"}, {"variant": "dga_exp"},
                   {"exp_bits": 6, "man_bits": 5}, {"adders": 1},
-                  {"variant": "dga_exp", "adders": 1}),
+                  {"variant": "dga_exp", "adders": 1}, {"addend_man": 7},
+                  {"addend_man": 7, "adders": 1}),
 )
