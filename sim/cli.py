@@ -174,6 +174,9 @@ def cmd_synth(args):
     from hw.toolchain import setup_env
     setup_env()
     block, cfg = _block_and_cfg(args)
+    if args.precision:                       # widths from `lobit precision -o` (precision.md)
+        from .precision import synth_precision
+        return synth_precision(args, block, cfg)
     workdir = _writable_dir(args.workdir if args.workdir else Path(".cache") / "synth",
                             "--workdir")
     rep = synthesize(cfg, block.component(cfg), target=args.target, workdir=workdir, fmax=args.fmax)
@@ -255,6 +258,8 @@ def build_parser():
     s.add_argument("--fmax", action="store_true", help="place and route with nextpnr-ice40 for Fmax")
     s.add_argument("--json", action="store_true", help="print the full report as JSON")
     s.add_argument("--workdir", help="synthesis work/cache directory (default .cache/synth)")
+    s.add_argument("--precision", metavar="FILE", help="mac_array only: operand widths from a "
+                   "`lobit precision -o` file, synthesized next to the INT8/INT32 array")
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("cycles", help="GEMM cycle model of the MAC array vs SCALE-Sim 3.0")

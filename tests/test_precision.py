@@ -150,3 +150,63 @@ def test_cli_table_and_json(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("lobit: error: ") and err.count("\n") == 1
+
+
+# --- lobit synth mac_array --precision FILE ---------------------------------------------------------
+
+def test_synth_mac_array_from_precision(tmp_path, capsys):
+    """The real tool chain: `lobit precision` on tests/data/precision_stats.json writes the
+    assignment, `lobit synth mac_array --precision` builds the 2 x 2 array it asks for and the
+    INT8/INT32 one (generic target) and reports both and their ratio."""
+    from pathlib import Path
+    from sim.precision import ACC_HEADROOM
+    stats = Path(__file__).parent / "data" / "precision_stats.json"
+    out = tmp_path / "p.json"
+    assert main(["precision", str(stats), "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    a = max(l["B_A"] for l in doc["layers"])
+    b = max(l["B_W"] for l in doc["layers"])
+    capsys.readouterr()
+    argv = ["synth", "mac_array", "--precision", str(out), "-p", "rows=2", "-p", "cols=2",
+            "--target", "generic", "--workdir", str(tmp_path / "synth")]
+    assert main(argv + ["--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["widths"]["a_width"] == a and rep["widths"]["b_width"] == b
+    assert rep["precision"]["config"]["acc_width"] == a + b + ACC_HEADROOM
+    assert rep["precision"]["module"] == f"mac_array_r2_c2_a{a}_b{b}_acc{a + b + ACC_HEADROOM}_p0_wrap"
+    assert rep["int8"]["module"] == "mac_array_r2_c2_a8_b8_acc32_p0_wrap"
+    assert rep["ratio"]["cells"] == round(rep["precision"]["cells"] / rep["int8"]["cells"], 4)
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"a_width={a} (max B_A), b_width={b} (max B_W)" in text
+    assert f"{rep['ratio']['cells']:.3f}" in text
+
+
+def test_mac_array_widths_clip_and_errors():
+    from sim.precision import mac_array_widths
+    w = mac_array_widths({"layers": [{"name": "x", "B_A": 16, "B_W": 16}]})
+    assert (w["a_width"], w["b_width"], w["acc_width"], w["note"]) == (16, 16, 48, "")
+    for doc, msg in (([], "must be a JSON object with a non-empty list 'layers'"),
+                     ({"layers": [{"name": "c1", "B_A": 4}]}, "layer 'c1' lacks an integer B_W"),
+                     ({"layers": [{"name": "c1", "B_A": 1, "B_W": 4}]},
+                      "layer 'c1' has B_A=1, out of range for the MAC array's a_width: allowed "
+                      "values are 2..16."),
+                     ({"layers": [{"name": "c1", "B_A": 4, "B_W": 17}]}, "B_W=17, out of range")):
+        with pytest.raises(ConfigError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+            mac_array_widths(doc)
+
+
+def test_synth_precision_cli_errors(tmp_path, capsys):
+    good = tmp_path / "p.json"
+    good.write_text(json.dumps({"layers": [{"name": "c", "B_A": 4, "B_W": 5}]}))
+    (tmp_path / "bad.json").write_text("{")
+    (tmp_path / "wide.json").write_text(json.dumps({"layers": [{"name": "c", "B_A": 20, "B_W": 5}]}))
+    for argv in (["synth", "mac_array", "--precision", str(tmp_path / "none.json")],
+                 ["synth", "mac_array", "--precision", str(tmp_path / "bad.json")],
+                 ["synth", "mac_array", "--precision", str(tmp_path / "wide.json")],
+                 ["synth", "mac_array", "--precision", str(good), "-p", "b_width=4"],
+                 ["synth", "mac_array", "--precision", str(good), "-p", "pe=fp8"],
+                 ["synth", "fp_add", "--precision", str(good)]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("lobit: error: ") and err.count("\n") == 1, err
