@@ -45,7 +45,7 @@ from golden.fp32 import to_bits
 from golden.gvq_quantizer import gvq_quantize_bits, gvq_registers, gvq_scales
 from golden.mac_array import MacArrayConfig
 from golden.minifloat import FpFormat
-from golden.quantizer import quantize_bits, reciprocal_scale
+from golden.quantizer import code_dtype, code_max, quantize_bits, reciprocal_scale
 from golden.rlsru import RlsruConfig
 
 from .fastgolden import RandomStream, fp_accumulate, int_gemm, round_fp
@@ -110,16 +110,6 @@ class Fp32Arith(Arith):
 # ------------------------------------------------------------------------------------------------
 
 
-def code_max(bits: int) -> int:
-    """Largest code of the symmetric ``bits``-bit range ``[-(2**(bits-1) - 1), 2**(bits-1) - 1]``."""
-    return (1 << (int(bits) - 1)) - 1
-
-
-def _bits_kw(bits: int) -> dict:
-    """The golden quantizers' width keyword: omitted at 8 bits (their default, the INT8 blocks)."""
-    return {} if int(bits) == 8 else {"bits": int(bits)}
-
-
 def int_scale(x, bits: int = 8):
     """Per-tensor symmetric scale ``s = fp32(max|x| / (2**(bits-1) - 1))`` and its register ``inv``."""
     amax = np.float32(np.max(np.abs(x))) if x.size else np.float32(0)
@@ -144,11 +134,11 @@ def quantize_tensor(x, mode="rne", rnd=None, trace=None, bits: int = 8):
     x = np.ascontiguousarray(x, dtype=np.float32)
     s, inv = int_scale(x, bits)
     if s == 0:
-        codes = np.zeros(x.shape, dtype=np.int8 if bits <= 8 else np.int16)
+        codes = np.zeros(x.shape, dtype=code_dtype(bits))
     else:
         codes, _nan, _sat = quantize_bits(x.view(np.uint32), int(to_bits(inv)), mode, FRAC_BITS,
                                           None if rnd is None else rnd.reshape(x.shape),
-                                          **_bits_kw(bits))
+                                          bits=bits)
     if trace is not None:
         trace.append({"kind": "quantize", "mode": mode, "x": x.copy(), "inv_bits": int(to_bits(inv)),
                       "rnd": None if rnd is None else np.array(rnd), "codes": codes.copy(),
@@ -236,7 +226,7 @@ class Int8Arith(Arith):
             return quantize_tensor(dy, self.grad, trace=self.trace, bits=bits)
         if self.grad == "sr":
             return quantize_tensor(dy, "sr", self.stream.take(dy.size), trace=self.trace, bits=bits)
-        r = arc_quantize(dy, z=self.arc_z, rounding="adaptive", **_bits_kw(bits))
+        r = arc_quantize(dy, z=self.arc_z, rounding="adaptive", bits=bits)
         return r.codes, np.float32(r.s)
 
     def forward(self, x, w, tag=None):
@@ -256,8 +246,7 @@ class Int8Arith(Arith):
         return C.astype(np.float32) * scale.astype(np.float32)
 
     def _backward_dagq(self, dy, qx, sx, qw, sw, lb, need_dx):
-        cfg = self.dagq if lb[2] == 8 else self.dagq.replace(bits=lb[2])
-        res = ots(cfg, np.ascontiguousarray(dy, dtype=np.float32))
+        res = ots(self.dagq.replace(bits=lb[2]), np.ascontiguousarray(dy, dtype=np.float32))
         self.dagq = self.dagq.replace(seed=res.next_seed)
         q, reg, r = res.codes, res.region, res.regs
         parts = (np.where(reg == 0, q, 0).astype(q.dtype), np.where(reg != 0, q, 0).astype(q.dtype),
@@ -276,18 +265,18 @@ class Int8Arith(Arith):
 
     def _backward_gvq(self, dy, qx, sx, qw, sw, key, lb, need_dx):
         dy = np.ascontiguousarray(dy, dtype=np.float32)
-        kw = _bits_kw(lb[2])
         qm = np.float32(code_max(lb[2]))
         s, _, _ = gvq_scales(dy, self.gvq_state.setdefault((key, "w"), {}), axis=1)
-        cb, ib = gvq_registers(s, **kw)
-        qg, _, _, _ = gvq_quantize_bits(dy.view(np.uint32), cb[None, :], ib[None, :], "rne", **kw)
+        cb, ib = gvq_registers(s, lb[2])
+        qg, _, _, _ = gvq_quantize_bits(dy.view(np.uint32), cb[None, :], ib[None, :], "rne",
+                                        bits=lb[2])
         self._shape(qx.shape[1], qx.shape[0], qg.shape[1])
         dw = self._gemm_cols(qx.T, qg, np.float32(sx) * (s / qm)[None, :], lb[0], lb[2])
         dx = None
         if need_dx:
             s1, _, _ = gvq_scales(dy, self.gvq_state.setdefault((key, "x"), {}), axis=None)
-            cb, ib = gvq_registers(s1, **kw)
-            qg1, _, _, _ = gvq_quantize_bits(dy.view(np.uint32), cb[0], ib[0], "rne", **kw)
+            cb, ib = gvq_registers(s1, lb[2])
+            qg1, _, _, _ = gvq_quantize_bits(dy.view(np.uint32), cb[0], ib[0], "rne", bits=lb[2])
             self._shape(qg1.shape[0], qg1.shape[1], qw.shape[0])
             dx = self._gemm(qg1, qw.T, np.float32(s1[0] / qm), sw, lb[2], lb[1])
         return dx, dw
