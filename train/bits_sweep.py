@@ -252,6 +252,56 @@ def markdown(doc) -> str:
     return "\n".join(lines)
 
 
+def smallest_width(pts, ref, tol=0.01):
+    """Smallest width ``b`` such that every swept width ``>= b`` has a mean within ``tol`` of
+    ``ref`` (None if even the widest is not)."""
+    best = None
+    for b, m, _ in sorted(pts, reverse=True):
+        if m < ref - tol:
+            break
+        best = b
+    return best
+
+
+def answers(doc) -> str:
+    """The figures docs/training.md quotes, derived from the records (Markdown lines)."""
+    summary = summarize(doc["records"])
+    out = []
+    for ds in DATASETS:
+        fp, g, f = curves(summary, ds)
+        if not fp or fp["mean"] is None:
+            continue
+        ref = fp["mean"]
+        w = {k: smallest_width(v, ref) for k, v in g.items()}
+        out.append(f"* {ds}: smallest gradient width within 1 point of FP32 ({100 * ref:.2f} %): "
+                   + ", ".join(f"{k} {v if v else '> 8'}" for k, v in w.items())
+                   + f"; forward width (gradients 8-bit RNE): {smallest_width(f, ref) or '> 8'}")
+        det = {k: {b: (m, sd) for b, m, sd in v} for k, v in g.items()}
+        rows = []
+        for b in BITS:
+            base = [det[k][b] for k in ("rne", "rtz") if b in det[k]]
+            srs = [det[k][b] for k in ("sr-per_lane", "sr-phase") if b in det[k]]
+            if not base or not srs:
+                continue
+            bm, bs = max(base)
+            sm, ss = min(srs)
+            tag = " (beyond both stds)" if sm - bm > max(bs, ss) else ""
+            rows.append(f"{b}: {100 * (sm - bm):+.1f}{tag}")
+        out.append(f"  * worse SR scheme minus better of RNE/RTZ, points, per gradient width: "
+                   + "; ".join(rows))
+        rows = []
+        for b in BITS:
+            if b in det["arc"] and b in det["rtz"]:
+                rows.append(f"{b}: {100 * (det['arc'][b][0] - det['rtz'][b][0]):+.1f}")
+        out.append("  * ARC minus RTZ, points: " + "; ".join(rows))
+        rows = []
+        for b in BITS:
+            if b in det["dagq"] and b in det["sr-per_lane"]:
+                rows.append(f"{b}: {100 * (det['dagq'][b][0] - det['sr-per_lane'][b][0]):+.1f}")
+        out.append("  * DAGQ minus SR per-lane, points: " + "; ".join(rows))
+    return "\n".join(out)
+
+
 def _cell(s):
     if not s:
         return "-"
@@ -281,6 +331,7 @@ def main(argv=None):
             print("\n".join(plot(doc, a.img)))
         if a.markdown:
             print(markdown(doc))
+            print(answers(doc))
         return 0
     bits = (2, 4, 8) if a.quick else BITS
     epochs = {ds: 1 for ds in DATASETS} if a.quick else dict(EPOCHS)
