@@ -310,13 +310,62 @@ def plot(study, path):
     plt.close(fig)
 
 
+#: the area comparison of the mixed-format adder: (row key, block, parameters)
+MIXED_AREA = (
+    ("fp_add_e5m6", "fp_add", {}),
+    ("fp_add_e5m6_am7", "fp_add", {"addend_man": 7}),
+    ("dga2_e5m6", "dga", {}),
+    ("dga2_e5m6_am7", "dga", {"addend_man": 7}),
+    ("dga1_e5m6", "dga", {"adders": 1}),
+    ("dga1_e5m6_am7", "dga", {"adders": 1, "addend_man": 7}),
+)
+
+
+def measure_mixed_area(workdir, say=print) -> dict:
+    """iCE40 (LUT, FF, carry) and OSU 0.18 um (area, critical path) of the FP12 adder and the DGA
+    (two adders, one adder) with E5M6 addends and with E5M7 addends (``addend_man=7``, one
+    rounding); ratios E5M7 / E5M6 per pair."""
+    from hw.synth import synthesize
+    from .blocks import get_block
+    rows = {}
+    for key, block, params in MIXED_AREA:
+        spec = get_block(block)
+        cfg = spec.config(**params)
+        ice = synthesize(cfg, spec.component(cfg), target="ice40", workdir=workdir)
+        asic = synthesize(cfg, spec.component(cfg), target="asic", workdir=workdir)
+        rows[key] = {"module": cfg.module_name, "config": cfg.to_dict(), "lut": ice["lut"],
+                     "ff": ice["ff"], "carry": ice["carry"], "asic_area_um2": asic["area_um2"],
+                     "asic_critical_path_ns": asic["critical_path_ns"]}
+        say(f"  {key}: {rows[key]}")
+    ratios = {k: {m: round(rows[k + "_am7"][m] / rows[k][m], 4)
+                  for m in ("lut", "ff", "asic_area_um2", "asic_critical_path_ns") if rows[k][m]}
+              for k in ("fp_add_e5m6", "dga2_e5m6", "dga1_e5m6")}
+    return {"rows": rows, "am7_over_e5m6": ratios,
+            "asic_note": "OSU 0.18 um cell area from Yosys (dfflibmap/abc -liberty), critical path "
+                         "from OpenSTA: a synthesis estimate without placement or wires"}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m sim.dga_study", description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=256)
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--json", default=str(REPO / "bench" / "dga_study.json"))
     ap.add_argument("--png", default=str(REPO / "docs" / "img" / "dga_error.png"))
+    ap.add_argument("--mixed-area", metavar="JSON", nargs="?",
+                    const=str(REPO / "bench" / "dga_mixed_area.json"),
+                    help="instead of the error study: synthesize the FP12 adder and the DGA with "
+                         "E5M6 and E5M7 addends (iCE40 + OSU 0.18 um) into this JSON")
     args = ap.parse_args(argv)
+    if args.mixed_area:
+        from hw.toolchain import setup_env
+        setup_env()
+        t0 = time.perf_counter()
+        res = measure_mixed_area(REPO / ".cache" / "synth")
+        res["seconds"] = round(time.perf_counter() - t0, 1)
+        Path(args.mixed_area).write_text(json.dumps(res, indent=1))
+        print(json.dumps(res["am7_over_e5m6"], indent=1))
+        print(f"{res['seconds']} s; wrote {args.mixed_area}")
+        return
     study = run_study(trials=args.trials, seed=args.seed)
     table = markdown_table(study)
     study["markdown"] = table

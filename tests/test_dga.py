@@ -247,12 +247,13 @@ HW_CONFIGS = [
     dict(variant="dga_exp", exp_bits=8, man_bits=23, threshold=3, adders=1),
     # mixed format: wider addends (exact E5M7 products into E5M6), one rounding per addition
     dict(variant="static", addend_man=7),
-    dict(variant="dga_exp", addend_man=7),
-    dict(variant="static", group_size=5, rounding="rtz", addend_man=7, adders=1),
     dict(variant="dga_exp", addend_man=7, adders=1),
-    dict(variant="dga_exp", threshold=0, gmax=8, addend_man=9, inf_nan=False, rounding="rtz",
-         adders=1),
     dict(variant="static", group_size=3, exp_bits=4, man_bits=3, addend_man=7, adders=1),
+    pytest.param(dict(variant="dga_exp", addend_man=7), marks=pytest.mark.slow),
+    pytest.param(dict(variant="static", group_size=5, rounding="rtz", addend_man=7, adders=1),
+                 marks=pytest.mark.slow),
+    pytest.param(dict(variant="dga_exp", threshold=0, gmax=8, addend_man=9, inf_nan=False,
+                      rounding="rtz", adders=1), marks=pytest.mark.slow),
 ]
 
 
@@ -635,7 +636,7 @@ def test_dga_block_mixed_and_bad_addend_format():
         accumulate(FpFormat(5, 6), [1], 4, "rne", None, FpFormat(6, 7))
 
 
-@pytest.mark.parametrize("adders", [1, 2])
+@pytest.mark.parametrize("adders", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_hw_mixed_every_addend_alone(adders):
     """Every E5M7 pattern as a dot product of length 1 (the first-addend rounding of the
     one-adder DGA, fp_round_addend, and the intra adder's +0 + v), then in pairs."""
@@ -677,6 +678,7 @@ def test_mixed_native():
 
 @pytest.mark.synth
 @pytest.mark.cocotb
+@pytest.mark.slow
 def test_mixed_netlist(tmp_path):
     """The iCE40 netlist of the one-adder mixed DGA passes the same test; a corrupted golden
     fails on it."""

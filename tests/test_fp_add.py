@@ -265,8 +265,8 @@ def test_mixed_double_rounding_golden_is_caught():
 @pytest.mark.cocotb
 @pytest.mark.parametrize("simulator", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
 def test_mixed_cocotb_rung(tmp_path, simulator):
-    """Icarus in the default suite; Verilator runs the emitted Verilog there too through the
-    enumerator (test_mixed_verilator_enumerated), so its cocotb run is slow-only."""
+    """Icarus in the default suite; the Verilator rungs of the mixed adder (cocotb, native, the
+    enumerator) are slow-only (their builds would exceed the suite's time budget)."""
     require("iverilog" if simulator == "icarus" else "verilator")
     dut = FpAdd(MIXED)
     sc = scenario(MIXED, layouts_of(dut), np.random.default_rng(4), 2000)
@@ -304,6 +304,7 @@ def test_mixed_netlist_rung(tmp_path):
 
 
 @pytest.mark.cocotb
+@pytest.mark.slow
 def test_mixed_verilator_enumerated(tmp_path):
     """2**18 distinct (E5M6, E5M7) pairs on the Verilator enumerator (odd stride)."""
     from sim.fp_enumerator import run_enumerated
