@@ -1,8 +1,13 @@
 """ARC's claims measured side by side: lane area, CPU latency, quantization error.
 
-Run ``python -m sim.arc_study`` (a few minutes on a cold synthesis cache, seconds when cached).
-It writes ``bench/arc_study.json`` and ``docs/img/arc_area.png``, ``docs/img/arc_error.png`` and
-prints markdown tables.
+Run ``python -m sim.arc_study`` (a few minutes on a cold synthesis cache, seconds when the sweep
+database holds the results). The three parts below are one sweep of :mod:`sim.sweep`
+(:func:`spec_dict`, the same spec as ``sweeps/arc.toml``): syntheses, the metric ``arc_latency``
+and the metric ``arc_error`` per distribution are stored tasks. It writes
+``bench/arc_study.json`` (area rows of lane counts not run this time are kept from the previous
+file, :func:`merge_area`), ``docs/img/arc_area.png``, ``docs/img/arc_error.png``, the engine's
+report in ``build/sweeps/arc`` (iCE40 LUT vs each quantizer's own error, Pareto front per
+distribution) and prints markdown tables.
 
 (a) Area. The rounder alone (:class:`hw.quantizer.QuantizerLane`) and the whole lane
     (:class:`hw.quantizer.Quantizer`) with ``mode`` = rtz / rne / sr (``frac_bits = 8``,
@@ -38,8 +43,9 @@ from golden.fp32 import to_bits
 from golden.params import BlockConfig, Param
 from golden.quantizer import QuantizerConfig, quantize_bits, reciprocal_scale
 
-__all__ = ["area_table", "latency_table", "error_table", "distributions", "run_study",
-           "AREA_LANES"]
+__all__ = ["area_rows", "latency_table", "error_table", "distributions", "run_study",
+           "spec_dict", "round_lane_design", "error_metric", "method_error_metric",
+           "latency_metric", "merge_area", "AREA_LANES", "DISTRIBUTIONS"]
 
 from hw.toolchain import REPO  # noqa: E402
 #: lane counts of the area comparison (see the module docstring and docs/blocks/arc.md)
@@ -51,19 +57,11 @@ F = 8
 # (a) area
 # ------------------------------------------------------------------------------------------------
 
-def _synth(cfg, comp, target, workdir):
-    from hw.synth import synthesize
-    t0 = time.monotonic()
-    r = synthesize(cfg, comp, target=target, workdir=workdir)
-    keep = {k: r[k] for k in ("module", "cells", "lut", "ff", "carry", "seconds", "cached")}
-    keep["wall_seconds"] = round(time.monotonic() - t0, 2)
-    return keep
-
-
 class RoundLaneArea(BlockConfig):
     """Synthesis-only configuration of one :class:`hw.quantizer.QuantizerLane` (the rounder alone,
     without the FP32 multiplier that every mode shares)."""
     BLOCK = "round_lane"
+    latency = 0
     PARAMS = (
         Param("mode", str, "rtz", "rounding mode", choices=("rne", "rtz", "sr")),
         Param("frac_bits", int, F, "fraction bits F", lo=1, hi=16),
@@ -71,55 +69,94 @@ class RoundLaneArea(BlockConfig):
     TAGS = {"mode": "", "frac_bits": "f"}
 
 
-def area_table(lanes=AREA_LANES, workdir=None, log=print) -> list:
-    """Synthesis results, one row per design and lane count (module docstring, part (a)).
+def round_lane_design(mode="rtz", frac_bits=F):
+    """Sweep design ``sim.arc_study:round_lane_design``: ``(config, component factory)``."""
+    from hw.quantizer import QuantizerLane
+    cfg = RoundLaneArea(mode=mode, frac_bits=frac_bits)
+    return cfg, lambda: QuantizerLane(cfg.frac_bits, (cfg.mode,))
 
-    Rows: the rounder alone (:class:`hw.quantizer.QuantizerLane`, ``F = 8``) per mode; the whole
-    :class:`hw.quantizer.Quantizer` (multiplier + rounder + registers) per mode and lane count;
-    the RLSRU ``split`` source for those lane counts and for 16 lanes; SR's sum of both; the ARC
-    quantizer and the default ARC statistics unit.
-    """
-    from golden.rlsru import RlsruConfig
-    from hw.arc_quantizer import ArcQuantizer
-    from hw.arc_stats import ArcStats
-    from hw.quantizer import Quantizer, QuantizerLane
-    from hw.rlsru import Rlsru
-    workdir = Path(workdir or REPO / ".cache" / "arc_study")
-    rows = []
-    designs = []
-    for mode in ("rtz", "rne", "sr"):
-        c = RoundLaneArea(mode=mode)
-        designs.append((f"round_lane {mode}", 1, c, QuantizerLane(F, (mode,))))
-    for P in lanes:
-        for mode in ("rtz", "rne", "sr"):
-            c = QuantizerConfig(lanes=P, mode=mode, frac_bits=F)
-            designs.append((f"quantizer {mode}", P, c, Quantizer(c)))
-        c = ArcQuantizerConfig(lanes=P)
-        designs.append(("arc_quantizer", P, c, ArcQuantizer(c)))
-    for P in sorted(set(lanes) | {16}):
-        c = RlsruConfig(lanes=P, frac_bits=F, scheme="split")
-        designs.append(("rlsru split", P, c, Rlsru(c)))
-    c = ArcStatsConfig()
-    designs.append(("arc_stats", c.lanes, c, ArcStats(c)))
-    for name, P, cfg, comp in designs:
-        row = {"design": name, "lanes": P, "module": cfg.module_name}
-        for target in ("ice40", "generic"):
-            r = _synth(cfg, comp, target, workdir)
-            if target == "ice40":
-                row.update(lut=r["lut"], ff=r["ff"], carry=r["carry"],
-                           ice40_seconds=r["seconds"], ice40_cached=r["cached"])
-            else:
-                row.update(cells=r["cells"], generic_ff=r["ff"], generic_seconds=r["seconds"])
-        log(f"  {name:14s} P={P:2d}: {row['lut']} LUT, {row['ff']} FF, {row['cells']} cells "
-            f"({row['ice40_seconds']} s + {row['generic_seconds']} s synthesis)")
-        rows.append(row)
+
+#: the spec of the study, also written out as ``sweeps/arc.toml`` (a test keeps them equal)
+SPEC_TOML = REPO / "sweeps" / "arc.toml"
+
+
+def spec_dict(lanes=AREA_LANES, n_latency=10_000_000, repeats=5, n_error=1 << 20, area=True,
+              latency=True) -> dict:
+    """The sweep spec (:mod:`sim.sweep.spec`) of the study: part (a) as syntheses for ``ice40``
+    and ``generic`` (and the error of each quantizer's own method, metric ``arc_method_error``,
+    for the report's area-vs-error front), part (b) as metric ``arc_latency``, part (c) as
+    metric ``arc_error`` per distribution."""
+    targets = ["ice40", "generic"]
+    modes = ["rtz", "rne", "sr"]
+    lanes = list(lanes)
+    err = {"name": "arc_method_error", "args": {"n": n_error, "seed": 0}}
+    grids = []
+    if area:
+        grids += [
+            {"design": "sim.arc_study:round_lane_design", "params": {"mode": modes, "frac_bits": F},
+             "measure": ["synth"], "targets": targets},
+            {"block": "quantizer", "params": {"lanes": lanes, "mode": modes, "frac_bits": F},
+             "measure": ["synth", "metric"], "targets": targets, "metric": err},
+            {"block": "arc_quantizer", "params": {"lanes": lanes}, "measure": ["synth", "metric"],
+             "targets": targets, "metric": err},
+            {"block": "rlsru", "params": {"lanes": sorted(set(lanes) | {16}), "frac_bits": F,
+                                          "scheme": "split"},
+             "measure": ["synth"], "targets": targets},
+            {"block": "arc_stats", "params": {}, "measure": ["synth"], "targets": targets},
+        ]
+    if latency:
+        grids.append({"label": "latency", "params": {"n": n_latency, "repeats": repeats,
+                                                      "seed": 0},
+                      "measure": ["metric"], "metric": {"name": "arc_latency"}})
+    grids.append({"label": "error", "params": {"distribution": list(DISTRIBUTIONS),
+                                               "n": n_error, "seed": 0},
+                  "measure": ["metric"], "metric": {"name": "arc_error"}})
+    return {
+        "name": "arc",
+        "description": "ARC's claims: lane area (iCE40 LUT, generic cells), CPU latency of RTZ vs "
+                       "SR, quantization error of ARC vs max-scaled RNE/SR (sim/arc_study.py).",
+        "grid": grids,
+        "report": {"x": "ice40.lut", "y": "arc_method_error.rel_mse", "color": "label",
+                   "facet": "arc_method_error.distribution", "effects": ["mode"],
+                   "where": {"label": ["quantizer", "arc_quantizer"]}, "out": "build/sweeps/arc"},
+    }
+
+
+def _design_name(point) -> str:
+    p = point.params
+    return {"round_lane_design": f"round_lane {p.get('mode')}", "quantizer": f"quantizer "
+            f"{p.get('mode')}", "arc_quantizer": "arc_quantizer", "rlsru": "rlsru split",
+            "arc_stats": "arc_stats"}[point.label]
+
+
+def area_rows(run, lanes=AREA_LANES) -> list:
+    """Part (a) rows from the sweep's synthesis results (module docstring): the rounder alone per
+    mode, the whole quantizer per mode and lane count, the ARC quantizer, the RLSRU ``split``
+    source, the ARC statistics unit, and SR's sum of quantizer and source."""
+    from sim.sweep.spec import make_config
+    rows = {}
+    for o in run.outcomes:
+        if o.task.measure != "synth":
+            continue
+        pt = o.task.point
+        cfg = make_config(pt)[0]
+        P = getattr(cfg, "lanes", 1)
+        row = rows.setdefault((pt.ident), {"design": _design_name(pt), "lanes": P,
+                                           "module": cfg.module_name})
+        r = o.row["report"]
+        if o.task.target == "ice40":
+            row.update(lut=r["lut"], ff=r["ff"], carry=r["carry"], ice40_seconds=r["seconds"],
+                       ice40_cached=bool(r["cached"] or o.source == "cached"))
+        else:
+            row.update(cells=r["cells"], generic_ff=r["ff"], generic_seconds=r["seconds"])
+    out = list(rows.values())
     for P in lanes:                                           # SR including its random source
-        q = next(r for r in rows if r["design"] == "quantizer sr" and r["lanes"] == P)
-        g = next(r for r in rows if r["design"] == "rlsru split" and r["lanes"] == P)
-        rows.append({"design": "quantizer sr + rlsru split", "lanes": P, "module": None,
-                     "lut": q["lut"] + g["lut"], "ff": q["ff"] + g["ff"],
-                     "carry": q["carry"] + g["carry"], "cells": q["cells"] + g["cells"]})
-    return rows
+        q = next(r for r in out if r["design"] == "quantizer sr" and r["lanes"] == P)
+        g = next(r for r in out if r["design"] == "rlsru split" and r["lanes"] == P)
+        out.append({"design": "quantizer sr + rlsru split", "lanes": P, "module": None,
+                    "lut": q["lut"] + g["lut"], "ff": q["ff"] + g["ff"],
+                    "carry": q["carry"] + g["carry"], "cells": q["cells"] + g["cells"]})
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -171,6 +208,9 @@ def latency_table(n=10_000_000, repeats=5, seed=0) -> dict:
 # (c) quantization error
 # ------------------------------------------------------------------------------------------------
 
+DISTRIBUTIONS = ("gaussian", "laplace", "heavy_tailed_outliers")
+
+
 def distributions(n, seed=0) -> dict:
     """The three test tensors (float32, scale about 1e-3)."""
     rng = np.random.default_rng(seed)
@@ -208,28 +248,83 @@ def _max_scaled(g, mode, rng):
     return (codes.astype(np.float32) * s).astype(np.float32)
 
 
-def error_table(n=1 << 20, seed=0, zs=(2.0, 2.5, 3.0, 3.5, 4.0)) -> dict:
+def _error_row(g, rng, zs) -> dict:
+    """The error metrics of one tensor (one row of :func:`error_table`); ``rng`` draws SR's bits."""
+    arc = arc_quantize(g)
+    arc_rne = arc_quantize(g, rounding="rne")
+    inl = np.abs(g) <= arc.c
+    row = {
+        "arc_rtz_zclip": _metrics(g, arc.dequantize(), inl),
+        "arc_rne_zclip": _metrics(g, arc_rne.dequantize(), inl),
+        "max_rne": _metrics(g, _max_scaled(g, "rne", rng), inl),
+        "max_sr": _metrics(g, _max_scaled(g, "sr", rng), inl),
+    }
+    row["clip_value"] = float(arc.c)
+    row["max_abs"] = float(np.abs(g).max())
+    row["clipped_frac"] = float(arc.clip.mean())
+    row["adaptive_mode"] = arc_quantize(g, rounding="adaptive").mode
+    row["z_sweep_arc_rtz_mse"] = {str(z): _metrics(g, arc_quantize(g, z=z).dequantize())["mse"]
+                                  for z in zs}
+    return row
+
+
+ZS = (2.0, 2.5, 3.0, 3.5, 4.0)
+
+
+def _sr_rng(dist: str, n: int, seed: int):
+    """The generator of SR's bits for ``dist`` as the serial :func:`error_table` leaves it: one
+    generator for all distributions, ``n`` draws per distribution before this one."""
+    rng = np.random.default_rng(seed + 1)
+    for _ in range(DISTRIBUTIONS.index(dist)):
+        rng.integers(0, 1 << F, n, dtype=np.int64)
+    return rng
+
+
+def error_table(n=1 << 20, seed=0, zs=ZS) -> dict:
     """Error metrics per distribution and method, plus ARC's MSE over a ``z*`` sweep."""
     rng = np.random.default_rng(seed + 1)
-    out = {}
-    for name, g in distributions(n, seed).items():
-        arc = arc_quantize(g)
-        arc_rne = arc_quantize(g, rounding="rne")
-        inl = np.abs(g) <= arc.c
-        row = {
-            "arc_rtz_zclip": _metrics(g, arc.dequantize(), inl),
-            "arc_rne_zclip": _metrics(g, arc_rne.dequantize(), inl),
-            "max_rne": _metrics(g, _max_scaled(g, "rne", rng), inl),
-            "max_sr": _metrics(g, _max_scaled(g, "sr", rng), inl),
-        }
-        row["clip_value"] = float(arc.c)
-        row["max_abs"] = float(np.abs(g).max())
-        row["clipped_frac"] = float(arc.clip.mean())
-        row["adaptive_mode"] = arc_quantize(g, rounding="adaptive").mode
-        row["z_sweep_arc_rtz_mse"] = {str(z): _metrics(g, arc_quantize(g, z=z).dequantize())["mse"]
-                                      for z in zs}
-        out[name] = row
-    return out
+    return {name: _error_row(g, rng, zs) for name, g in distributions(n, seed).items()}
+
+
+def error_metric(cfg, params, n=1 << 20, seed=0, zs=ZS) -> dict:
+    """Sweep metric ``arc_error``: the :func:`error_table` row of ``params["distribution"]``
+    (equal to the serial table's row: the SR bits are drawn as there, :func:`_sr_rng`)."""
+    dist = params["distribution"]
+    if dist not in DISTRIBUTIONS:
+        raise ValueError(f"distribution {dist!r} is unknown: allowed values are "
+                         f"{', '.join(DISTRIBUTIONS)}.")
+    n, seed = params.get("n", n), params.get("seed", seed)
+    return _error_row(distributions(n, seed)[dist], _sr_rng(dist, n, seed), list(zs))
+
+
+def method_error_metric(cfg, params, n=1 << 20, seed=0) -> dict:
+    """Sweep metric ``arc_method_error`` of a quantizer design point: the error of the method the
+    hardware implements (``quantizer`` mode m: max-scaled m; ``arc_quantizer``: ARC's RTZ with
+    the z-score clip) on every distribution, one row each (with the same SR bits as
+    :func:`error_table`)."""
+    if cfg.BLOCK == "arc_quantizer":
+        method = "arc_rtz_zclip"
+    elif cfg.BLOCK == "quantizer":
+        method = f"max_{cfg.mode}"
+    else:
+        raise ValueError(f"arc_method_error measures quantizer and arc_quantizer points, not "
+                         f"{cfg.BLOCK}.")
+    rows = []
+    for dist, g in distributions(n, seed).items():
+        if method == "arc_rtz_zclip":
+            arc = arc_quantize(g)
+            m = _metrics(g, arc.dequantize(), np.abs(g) <= arc.c)
+        else:
+            arc_c = arc_quantize(g).c
+            m = _metrics(g, _max_scaled(g, cfg.mode, _sr_rng(dist, n, seed)), np.abs(g) <= arc_c)
+        rows.append({"distribution": dist, "method": method, **m})
+    return {"method": method, "rows": rows}
+
+
+def latency_metric(cfg, params, n=10_000_000, repeats=5, seed=0) -> dict:
+    """Sweep metric ``arc_latency``: :func:`latency_table` (a timing: it differs run to run)."""
+    return latency_table(params.get("n", n), params.get("repeats", repeats),
+                         params.get("seed", seed))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -294,19 +389,49 @@ def plot_area(rows: list, path: Path):
 
 
 def run_study(lanes=AREA_LANES, n_latency=10_000_000, repeats=5, n_error=1 << 20, area=True,
-              log=print) -> dict:
-    """All three parts; returns the JSON-ready dict."""
+              log=print, jobs=1, db=None, scheduler=None, progress=True) -> dict:
+    """All three parts as one sweep (:func:`spec_dict` on :func:`sim.sweep.run_sweep`, results in
+    the sweep database); returns the JSON-ready dict."""
+    from sim.sweep import parse_spec
+    from sim.sweep import run_sweep as engine
     t0 = time.monotonic()
+    spec = parse_spec(spec_dict(lanes, n_latency, repeats, n_error, area))
+    run = engine(spec, db=db, jobs=jobs, scheduler=scheduler, progress=progress, say=log)
+    if run.failed:
+        raise RuntimeError(f"arc study: {len(run.failed)} measurement(s) failed twice, e.g. "
+                           f"{run.failed[0].row['stderr'].splitlines()[0]}; see the database "
+                           f"{run.db}")
     res = {"z_star": Z_STAR, "frac_bits": F}
     if area:
-        log("(a) area")
-        res["area"] = area_table(lanes, log=log)
+        res["area"] = area_rows(run, lanes)
         res["area_lanes"] = list(lanes)
-    log("(b) CPU latency")
-    res["latency"] = latency_table(n_latency, repeats)
-    log("(c) quantization error")
-    res["error"] = error_table(n_error)
+    by = {(o.task.target, o.task.point.params.get("distribution")): o.row["report"]
+          for o in run.outcomes if o.task.measure == "metric"}
+    res["latency"] = by[("arc_latency", None)]
+    res["error"] = {d: by[("arc_error", d)] for d in DISTRIBUTIONS}
+    res["sweep"] = {"spec": "sweeps/arc.toml", "database": run.db, "counts": run.counts,
+                    "workers": run.workers, "wall_seconds": run.wall_seconds}
     res["seconds"] = round(time.monotonic() - t0, 1)
+    res["_run"] = run
+    return res
+
+
+def merge_area(res, old) -> dict:
+    """Keep the area rows of ``old`` (a previous ``bench/arc_study.json``) whose lane counts this
+    run did not synthesize (the P = 16 rows of docs/blocks/arc.md come from a 45-minute run)."""
+    if not old or "area" not in res:
+        return res
+    have = {(r["design"], r["lanes"]) for r in res["area"]}
+    kept = [r for r in old.get("area", []) if (r["design"], r["lanes"]) not in have
+            and r["lanes"] not in res["area_lanes"] and r["lanes"] != 1]
+    if kept:
+        res["area"] = res["area"] + kept
+        res["area_lanes"] = sorted(set(res["area_lanes"]) | {r["lanes"] for r in kept})
+        for k in ("area_p16_note",):
+            if k in old:
+                res[k] = old[k]
+        res["area_kept_from_previous_file"] = sorted({f"{r['design']} P={r['lanes']}"
+                                                      for r in kept})
     return res
 
 
@@ -343,19 +468,29 @@ def main(argv=None):
     ap.add_argument("--n-error", type=int, default=1 << 20)
     ap.add_argument("--no-area", action="store_true", help="skip synthesis")
     ap.add_argument("--out", default=str(REPO / "bench" / "arc_study.json"))
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--db", help="sweep database (default .cache/sweeps.sqlite)")
+    ap.add_argument("--scheduler", help="dask.distributed scheduler address")
+    ap.add_argument("--img", default=str(REPO / "docs" / "img"), help="folder of the plots")
     args = ap.parse_args(argv)
     from hw.toolchain import setup_env
     setup_env()
     res = run_study(tuple(args.lanes), args.n_latency, args.repeats, args.n_error,
-                    area=not args.no_area)
+                    area=not args.no_area, jobs=args.jobs, db=args.db, scheduler=args.scheduler)
+    run = res.pop("_run")
     out = Path(args.out)
+    old = json.loads(out.read_text()) if out.exists() else None
+    res = merge_area(res, old)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
-    img = REPO / "docs" / "img"
+    img = Path(args.img)
     img.mkdir(parents=True, exist_ok=True)
     plot_error(res["error"], img / "arc_error.png")
     if "area" in res:
         plot_area(res["area"], img / "arc_area.png")
+        from sim.sweep import write_report      # Pareto front of LUT vs error, CSV
+        for k, v in write_report(run)["paths"].items():
+            print(f"report {k}: {v}")
     print(_tables(res))
     print(f"wrote {out} in {res['seconds']} s")
 

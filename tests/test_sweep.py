@@ -82,6 +82,11 @@ def test_cli_bad_spec_exits_2_without_traceback(tmp_path):
     assert r.returncode == 2 and "not valid TOML" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_arc_toml_is_the_study_spec():
+    from sim.arc_study import spec_dict
+    assert tomllib.loads((REPO / "sweeps" / "arc.toml").read_text()) == spec_dict()
+
+
 def test_rlsru_toml_is_the_study_spec():
     from sim.rlsru_sweep import spec_dict
     assert tomllib.loads((REPO / "sweeps" / "rlsru.toml").read_text()) == spec_dict()
@@ -198,6 +203,44 @@ def test_retry_once_then_failed_row_and_sweep_goes_on(tmp_path):
     assert retry.counts["cached"] == 2 and retry.counts["failed"] == 2
 
 
+def slow_metric(cfg, params, seconds=0.3):
+    import time
+    time.sleep(seconds)
+    return {"k": params["k"]}
+
+
+def test_interrupted_sweep_resumes(tmp_path):
+    """Kill a running `lobit sweep` after some rows are stored; the re-run keeps them and runs
+    only the rest."""
+    import signal
+    import time
+    spec, db = tmp_path / "slow.toml", tmp_path / "i.sqlite"
+    spec.write_text('name = "slow"\n[[grid]]\nparams = { k = { start = 1, stop = 12 } }\n'
+                    'measure = ["metric"]\nmetric = { name = "tests.test_sweep:slow_metric" }\n')
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(spec), "--db", str(db),
+                             "--no-report", "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    t0 = time.monotonic()
+    stored = 0
+    while stored < 3 and time.monotonic() - t0 < 120:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                with Store(db) as s:
+                    stored = s.count()
+            except ConfigError:        # the driver is creating the schema right now
+                pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Store(db) as s:
+        kept = s.count()
+        assert s.integrity() == "ok"
+    assert 3 <= kept < 12
+    run = run_sweep(load_spec(spec), db=db, jobs=2, progress=False)
+    assert run.counts["cached"] == kept and run.counts["done"] == 12 - kept
+    assert sorted(o.row["report"]["k"] for o in run.outcomes) == list(range(1, 13))
+
+
 def test_cli_sweep_and_report(tmp_path):
     spec = tmp_path / "small.toml"
     spec.write_text('name = "small"\n[[grid]]\nblock = "lfsr"\nparams = { width = [8, 16] }\n'
@@ -272,3 +315,71 @@ def test_write_report_marks_front(tmp_path):
     # more states for more cells: both points are on the (min cells, max states) front
     assert len(rep["front"]) == 2
     assert Path(rep["paths"]["pareto_png"]).stat().st_size > 1000
+
+
+def test_train_measurement(tmp_path):
+    """A trainer run as a sweep task: its accuracy equals a direct train_run with the same
+    arguments (training is deterministic for a seed)."""
+    from train.trainer import train_run
+    raw = {"name": "tr", "grid": [{"params": {"grad": ["rne"], "seed": [0]}, "measure": ["train"],
+                                   "train": {"dataset": "mnist1d", "arith": "int8", "epochs": 1,
+                                             "limit_train": 128}}],
+           "report": {"x": "train.int_overflows", "y": "train.final_acc", "y_sense": "max"}}
+    run = run_sweep(parse_spec(raw), db=tmp_path / "t.sqlite", jobs=1, progress=False)
+    rec = records(run)[0]
+    direct = train_run("mnist1d", "int8", "rne", epochs=1, seed=0, limit_train=128)
+    assert rec["train.final_acc"] == direct.final_acc and rec["grad"] == "rne"
+
+
+# --- the ported studies reproduce their committed numbers (slow: make verify-exhaustive) -------
+
+def _bench(name):
+    return json.loads((REPO / "bench" / name).read_text())
+
+
+@pytest.mark.slow
+def test_rlsru_study_reproduces_bench_subset(tmp_path):
+    """P = 4, every scheme, all three targets, through the engine on an empty database:
+    every synthesis number and every quality statistic equals bench/rlsru_sweep.json."""
+    from sim.rlsru_sweep import run_sweep as rlsru_run
+    new = rlsru_run(lanes=(4,), db=tmp_path / "r.sqlite", jobs=2, progress=False,
+                    say=lambda m: None)
+    old = _bench("rlsru_sweep.json")["results"]
+    n = 0
+    for s, by_p in new["results"].items():
+        a, b = by_p["4"], old[s]["4"]
+        for part in ("source", "unit"):
+            for t, d in b[part].items():
+                for k, v in d.items():
+                    if k not in ("seconds", "cached", "workaround"):
+                        assert a[part][t][k] == v, (s, part, t, k)
+                        n += 1
+        for k, v in b["quality"].items():
+            if k != "seconds":
+                assert a["quality"][k] == v, (s, k)
+                n += 1
+    assert n > 200
+
+
+@pytest.mark.slow
+def test_arc_error_metric_reproduces_bench(tmp_path):
+    """The per-distribution metric rows equal the serial error_table() exactly, and the committed
+    bench/arc_study.json: exactly, except the cosine, whose float64 dot product may differ in the
+    last bits with the BLAS kernel (relative 1e-12)."""
+    from sim.arc_study import DISTRIBUTIONS, error_table
+    raw = {"name": "arc_err", "grid": [{"params": {"distribution": list(DISTRIBUTIONS),
+                                                   "n": 1 << 20, "seed": 0},
+                                        "measure": ["metric"], "metric": {"name": "arc_error"}}]}
+    run = run_sweep(parse_spec(raw), db=tmp_path / "a.sqlite", jobs=2, progress=False)
+    serial = error_table()
+    old = _bench("arc_study.json")["error"]
+    for o in run.outcomes:
+        dist = o.task.point.params["distribution"]
+        assert o.row["report"] == serial[dist]
+        for method, m in old[dist].items():
+            if not isinstance(m, dict):
+                assert o.row["report"][method] == m
+                continue
+            for k, v in m.items():
+                got = o.row["report"][method][k]
+                assert got == v if k != "cosine" else abs(got - v) <= 1e-12 * abs(v), (dist, k)

@@ -20,6 +20,7 @@ __all__ = ["METRICS", "check_metric", "metric_function", "metric_version"]
 METRICS = {
     "rlsru_quality": ("sim.rlsru_sweep:quality_metric", 1),
     "arc_error": ("sim.arc_study:error_metric", 1),
+    "arc_method_error": ("sim.arc_study:method_error_metric", 1),
     "arc_latency": ("sim.arc_study:latency_metric", 1),
     "dga_error": ("sim.sweep.metrics:dga_error", 1),
     "lfsr_period": ("sim.sweep.metrics:lfsr_period", 1),
