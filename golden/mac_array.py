@@ -33,6 +33,10 @@ applies to this rounding and to every addition) -- :func:`golden.minifloat.fp_mu
 * ``order="dga"``: groups of ``dga_group_size(K, gmax=gmax)``, the group-size register value
   the controller sends with the tile's first beat (:meth:`MacArrayConfig.register_value`).
 
+With ``product="exact"`` (E4M3 x E4M3 into an E5 accumulator: the exact product format E5M7 has
+the accumulator's exponent width) the product is not rounded on its own: every addition is the
+mixed-format adder's ``A + p`` rounded once (:func:`golden.dga.accumulate` with ``addend_fmt``).
+
 An element's ``ovf`` flag is set when its product rounding or one of its additions saturated;
 the result is the accumulator's bit pattern (NaN results are the canonical NaN). So the FP8 tile
 is :func:`fp8_gemm`: the golden ``fp_mul`` then the golden accumulation, per element, vectorized
@@ -45,9 +49,9 @@ import math
 
 import numpy as np
 
-from .dga import GROUP_SIZE_MAX, DgaConfig, acc_seq, accumulate
+from .dga import GROUP_SIZE_MAX, DgaConfig, DgaResult, acc_seq, accumulate
 from .fp_mul import FpMulConfig
-from .minifloat import FP_FORMAT_PARAMS, FpFormat, fp_mul
+from .minifloat import FP_FORMAT_PARAMS, FpFormat, fp_add, fp_mul
 from .params import BlockConfig, ConfigError, Param
 
 __all__ = [
@@ -95,11 +99,15 @@ class MacArrayConfig(BlockConfig):
         Param("gmax", int, 256, "largest DGA group (pe=fp8, order dga)", lo=4, hi=GROUP_SIZE_MAX),
         Param("adders", int, 2, "FP adders per PE for grouped orders (pe=fp8): 2 (intra and inter "
               "group) or 1 shared", lo=1, hi=2),
+        Param("product", str, "rounded", "how a product reaches the accumulator (pe=fp8): rounded "
+              "once into FP(e, m) (two roundings per MAC) or exact into the mixed-format adder "
+              "(one rounding per MAC; the exact product format must have e exponent bits)",
+              choices=("rounded", "exact")),
     )
     TAGS = {"rows": "r", "cols": "c", "a_width": "a", "b_width": "b", "acc_width": "acc",
             "pipelined": "p", "overflow": "", "pe": "", "a_fmt": "a", "b_fmt": "b",
             "exp_bits": "e", "man_bits": "m", "rounding": "", "inf_nan": "inf", "order": "",
-            "group_size": "g", "gmax": "gmax", "adders": "ad"}
+            "group_size": "g", "gmax": "gmax", "adders": "ad", "product": ""}
 
     @property
     def module_name(self) -> str:
@@ -112,6 +120,8 @@ class MacArrayConfig(BlockConfig):
                      "rounding", "inf_nan", "order")
             names += {"seq": (), "static": ("group_size", "adders"),
                       "dga": ("gmax", "adders")}[self.order]
+            if self.product == "exact":
+                names += ("product",)
         parts = [self.BLOCK]
         for name in names:
             v = self._values[name]
@@ -149,7 +159,16 @@ class MacArrayConfig(BlockConfig):
         """The DGA accumulator configuration each grouped FP8 PE implements."""
         return DgaConfig(exp_bits=self.exp_bits, man_bits=self.man_bits, rounding=self.rounding,
                          inf_nan=self.inf_nan, variant=self.order, group_size=self.group_size,
-                         gmax=self.gmax, adders=self.adders)
+                         gmax=self.gmax, adders=self.adders,
+                         addend_man=self.addend_fmt.m if self.product == "exact" else 0)
+
+    @property
+    def addend_fmt(self) -> FpFormat:
+        """The format of the products the accumulator adds: the accumulator format
+        (``product="rounded"``) or the exact product format (``"exact"``)."""
+        if self.product == "exact":
+            return self.fp_mul_config.fmt_out
+        return self.fmt
 
     def register_value(self, K: int):
         """The group size the controller sends with a tile of length ``K`` (``order="dga"``:
@@ -159,6 +178,14 @@ class MacArrayConfig(BlockConfig):
         return self.dga_config.register_value(K)
 
     def _check(self):
+        if self.pe == "fp8" and self.product == "exact":
+            fo = self.fp_mul_config.fmt_out
+            if fo.e != self.exp_bits or fo.m < self.man_bits:
+                raise ConfigError(f"mac_array parameter product='exact' is invalid for a_fmt="
+                                  f"{self.a_fmt}, b_fmt={self.b_fmt} with exp_bits={self.exp_bits}, "
+                                  f"man_bits={self.man_bits}: the exact product format {fo.name} "
+                                  f"must have {self.exp_bits} exponent bits and at least "
+                                  f"{self.man_bits} mantissa bits (allowed: product='rounded').")
         if self.pe == "fp8":
             need_m = self.fp_mul_config.fmt_out.m - 3
             if self.man_bits < need_m:
@@ -346,8 +373,10 @@ def fp8_gemm(cfg: MacArrayConfig, A, B, group_size: int | None = None):
     ``P[m, n, k] = fp_mul(fmt_a, A[m, k], fmt_b, B[k, n], fout=fmt, rounding)`` (exact product,
     one rounding), then each element's K products are accumulated in k order by
     :func:`golden.dga.acc_seq` (``order="seq"``) or :func:`golden.dga.accumulate` with the group
-    size ``group_size`` (default :meth:`MacArrayConfig.register_value` of K). Any M, N: each
-    element is independent of the tiling.
+    size ``group_size`` (default :meth:`MacArrayConfig.register_value` of K). With
+    ``product="exact"`` the products stay in the exact product format and every addition is the
+    mixed-format ``fp_add`` (``accumulate(..., addend_fmt=...)``; one rounding per MAC). Any M,
+    N: each element is independent of the tiling.
 
     Returns
     -------
@@ -364,13 +393,21 @@ def fp8_gemm(cfg: MacArrayConfig, A, B, group_size: int | None = None):
                           f"M x K and K x N with the same K >= 1.")
     M, K = A.shape
     N = B.shape[1]
-    p = fp_mul(cfg.fmt_a, A[:, None, :], cfg.fmt_b, B.T[None, :, :], cfg.fmt, cfg.rounding)
+    fp = cfg.addend_fmt                         # the accumulator format, or the exact product's
+    p = fp_mul(cfg.fmt_a, A[:, None, :], cfg.fmt_b, B.T[None, :, :], fp, cfg.rounding)
     P = p.bits.reshape(M * N, K)
-    if cfg.order == "seq":
+    if cfg.order == "seq" and cfg.product == "rounded":
         r = acc_seq(cfg.fmt, P, cfg.rounding)
+    elif cfg.order == "seq":                    # S = fp_add(S, v) from +0, mixed format
+        S = np.zeros(M * N, dtype=np.int64)
+        ovf = np.zeros(M * N, dtype=bool)
+        for k in range(K):
+            s = fp_add(cfg.fmt, S, P[:, k], cfg.rounding, fp)
+            S, ovf = s.bits, ovf | s.ovf
+        r = DgaResult(S, s.nan, ovf, np.ones(M * N, dtype=np.int64))
     else:
         G = cfg.register_value(K) if group_size is None else group_size
-        r = accumulate(cfg.fmt, P, G, cfg.rounding)
+        r = accumulate(cfg.fmt, P, G, cfg.rounding, addend_fmt=fp if fp != cfg.fmt else None)
     ovf = r.ovf | p.ovf.reshape(M * N, K).any(axis=1)
     return r.bits.reshape(M, N), ovf.reshape(M, N)
 

@@ -170,18 +170,22 @@ class MacArray(BlockComponent):
         m.submodules[f"{name}_mul"] = pm = Module()
         s1 = FpMul._stage1(mul, pm, a, b)
         p_bits, p_nan = FpMul._stage2(mul, pm, s1)
-        m.submodules[f"{name}_cvt"] = cm = Module()
-        v0, _, vo0 = round_to_format(cm, mul._cfg.fmt_out, f, c.rounding, p_bits, p_nan,
-                                     s1["inf"])
+        fv = c.addend_fmt                  # what the accumulator adds: rounded or exact products
+        if c.product == "exact":
+            v0, vo0 = p_bits, Const(0)     # an exact product never saturates
+        else:
+            m.submodules[f"{name}_cvt"] = cm = Module()
+            v0, _, vo0 = round_to_format(cm, mul._cfg.fmt_out, f, c.rounding, p_bits, p_nan,
+                                         s1["inf"])
         if c.pipelined:
-            v = Signal(f.width, name=f"{name}_prod")
+            v = Signal(fv.width, name=f"{name}_prod")
             v_ovf = Signal(name=f"{name}_prodovf")
             ctl_p = Signal(ctl.shape(), name=f"{name}_ctlp")
             with m.If(en):
                 m.d.sync += [v.eq(v0), v_ovf.eq(vo0), ctl_p.eq(ctl)]
             ctl = ctl_p
         else:
-            v = Signal(f.width, name=f"{name}_prod")
+            v = Signal(fv.width, name=f"{name}_prod")
             v_ovf = Signal(name=f"{name}_prodovf")
             m.d.comb += [v.eq(v0), v_ovf.eq(vo0)]
 
@@ -196,7 +200,7 @@ class MacArray(BlockComponent):
             a_op = Signal(f.width, name=f"{name}_accop")
             m.d.comb += a_op.eq(Mux(ctl.first, 0, acc))
             m.submodules[f"{name}_adder"] = am = Module()
-            bits, _, ovf = fp_add_datapath(c, am, a_op, v)
+            bits, _, ovf = fp_add_datapath(c, am, a_op, v, fv)
             res_ovf = Signal(name=f"{name}_resovf")
             m.d.comb += res_ovf.eq((acc_ovf & ~ctl.first) | ovf | v_ovf)
             with m.If(take):

@@ -8,7 +8,8 @@ Area
 ----
 2x2 and 4x4 arrays (:class:`hw.mac_array.MacArray`), each synthesized for iCE40 (Yosys
 ``synth_ice40`` LUT/FF/carry, nextpnr-ice40 hx8k Fmax when it fits), Yosys generic cells and
-the OSU 0.18 um ASIC flow (area, critical path) -- :func:`hw.synth.synthesize`:
+the OSU 0.18 um ASIC flow (area, critical path) -- :func:`hw.synth.synthesize`; designs above
+:data:`FMAX_LUT_LIMIT` LUTs do not fit the HX8K and get no Fmax:
 
 * ``int8``: INT8 x INT8 -> INT32 (the default PE);
 * ``fp8_seq_fp12``: E4M3 x E4M3, product rounded to FP12 E5M6, sequential (one FP adder);
@@ -57,6 +58,9 @@ AREA_CONFIGS = {
                      {"pe": "fp8", "order": "seq", "exp_bits": 8, "man_bits": 23}),
 }
 SIZES = (2, 4)
+#: designs with more iCE40 LUTs than this are not placed (the HX8K has 7,680 logic cells; the
+#: Fmax harness and packing need the rest): their ``fmax_mhz`` is None
+FMAX_LUT_LIMIT = 7000
 
 
 def area_configs(sizes=SIZES):
@@ -77,18 +81,22 @@ def run_area(sizes=SIZES, workdir=None, log=print) -> dict:
     for key, desc, cfg in area_configs(sizes):
         comp = MacArray(cfg)
         t0 = time.perf_counter()
-        ice = synthesize(cfg, comp, target="ice40", workdir=workdir, fmax=True)
+        ice = synthesize(cfg, comp, target="ice40", workdir=workdir)
+        if ice["lut"] <= FMAX_LUT_LIMIT:           # place and route only what can fit the HX8K
+            ice = synthesize(cfg, comp, target="ice40", workdir=workdir, fmax=True)
         gen = synthesize(cfg, comp, target="generic", workdir=workdir)
         asic = synthesize(cfg, comp, target="asic", workdir=workdir)
         row = {"description": desc, "module": cfg.module_name, "config": cfg.to_dict(),
                "pes": cfg.rows * cfg.cols, "latency": cfg.latency,
                "lut": ice["lut"], "ff": ice["ff"], "carry": ice["carry"],
-               "fmax_mhz": ice.get("fmax_mhz"), "device": ice.get("device"),
+               "fmax_mhz": ice.get("fmax_mhz"), "device": ice.get("device") or "hx8k",
                "generic_cells": gen["cells"],
                "asic_area_um2": asic["area_um2"], "asic_cells": asic["cells"],
                "asic_critical_path_ns": asic.get("critical_path_ns"),
                "seconds": round(time.perf_counter() - t0, 1)}
-        if ice.get("fmax_error"):
+        if ice["lut"] > FMAX_LUT_LIMIT:
+            row["fmax_error"] = f"not placed: {ice['lut']} LUTs do not fit the HX8K (7,680 LCs)"
+        elif ice.get("fmax_error"):
             row["fmax_error"] = ice["fmax_error"][:200]
         rows[key] = row
         log(f"  {key:22s} {row['lut']:6d} LUT {row['ff']:5d} FF  Fmax {row['fmax_mhz']} MHz  "

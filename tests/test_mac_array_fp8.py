@@ -61,6 +61,7 @@ def _round(s, x, e, m, inf_nan, mode):
 
 
 def _mul(a, b, acc):
+    """The product rounded to ``acc``; ``acc=None``: the exact product."""
     if a[0] == "nan" or b[0] == "nan":
         return ("nan",), False
     if a[0] == "inf" or b[0] == "inf":
@@ -68,6 +69,8 @@ def _mul(a, b, acc):
         if other[0] == "num" and other[2] == 0:
             return ("nan",), False
         return ("inf", a[1] ^ b[1]), False
+    if acc is None:
+        return ("num", a[1] ^ b[1], a[2] * b[2]), False
     return _round(a[1] ^ b[1], a[2] * b[2], *acc)
 
 
@@ -92,15 +95,18 @@ def _oracle_group(K, gmax):
     return min(max(2 ** r, 4), gmax)
 
 
-def _oracle_gemm(kw, A, B, group=None, product_mode=None):
-    """Every element: exact products rounded to the accumulator, then the order's additions.
-    ``product_mode`` / ``group`` override the product rounding / group size (wrong models)."""
+def _oracle_gemm(kw, A, B, group=None, product_mode=None, exact=None):
+    """Every element: exact products rounded to the accumulator (``product="exact"``: not
+    rounded, so each addition rounds once), then the order's additions. ``product_mode`` /
+    ``group`` / ``exact`` override the product rounding / group size / exactness (wrong models)."""
     ae, am = FP8[kw.get("a_fmt", "e4m3")]
     be, bm = FP8[kw.get("b_fmt", "e4m3")]
     inf_nan = kw.get("inf_nan", True)
     mode = kw.get("rounding", "rne")
     acc = (kw.get("exp_bits", 5), kw.get("man_bits", 6), inf_nan, mode)
     pacc = acc[:3] + (product_mode or mode,)
+    if (kw.get("product") == "exact") if exact is None else exact:
+        pacc = None
     order = kw.get("order", "dga")
     K = A.shape[1]
     G = group or (kw.get("group_size", 64) if order == "static" else
@@ -163,6 +169,9 @@ GOLDEN_CONFIGS = [
     dict(order="dga", inf_nan=False, b_fmt="e5m2", gmax=4),
     dict(order="seq", exp_bits=8, man_bits=23, a_fmt="e4m3", b_fmt="e5m2"),
     dict(order="seq", exp_bits=4, man_bits=4, rounding="rtz"),
+    dict(order="dga", product="exact"),
+    dict(order="static", group_size=3, product="exact", adders=1),
+    dict(order="seq", product="exact", rounding="rtz"),
 ]
 
 
@@ -248,6 +257,10 @@ def test_wrong_models_fail_the_oracle():
     assert not _same(_decoded(kw, fp8_gemm(cfg.replace(order="seq"), A, B)[0]), ref).all()
     wrong, _ = _oracle_gemm(kw, A, B, product_mode="rtz")
     assert not _same(_decoded(kw, fp8_gemm(cfg, A, B)[0]), wrong).all()
+    # one rounding per MAC (exact products) against the two-rounding oracle, and back
+    ex = cfg.replace(product="exact")
+    assert _same(_decoded(kw, fp8_gemm(ex, A, B)[0]), _oracle_gemm(kw, A, B, exact=True)[0]).all()
+    assert not _same(_decoded(kw, fp8_gemm(ex, A, B)[0]), ref).all()
 
 
 @pytest.mark.parametrize("K", [1, 2, 8, 96, 128, 512, 640, 2048, 4608, 25088])
@@ -299,6 +312,9 @@ def test_parameters_and_names():
     assert f.module_name != f.replace(order="static").module_name
     with pytest.raises(ConfigError, match="man_bits=3 is out of range: allowed values are 4..23"):
         MacArrayConfig(pe="fp8", man_bits=3)
+    with pytest.raises(ConfigError, match="product='exact' is invalid for a_fmt=e4m3, b_fmt=e5m2"):
+        MacArrayConfig(pe="fp8", product="exact", b_fmt="e5m2")
+    assert MacArrayConfig(pe="fp8", product="exact").module_name.endswith("_ad2_exact")
     with pytest.raises(ConfigError, match="pe='fp16' is invalid"):
         MacArrayConfig(pe="fp16")
     with pytest.raises(ConfigError, match="E4M3 bit pattern 256 is out of range"):
@@ -312,6 +328,8 @@ HW_CONFIGS = [
     dict(order="dga", adders=1, a_fmt="e5m2"),
     dict(order="static", group_size=3, b_fmt="e5m2", pipelined=True),
     dict(order="seq", rows=3, cols=2, rounding="rtz"),
+    dict(order="dga", adders=1, product="exact"),
+    dict(order="seq", product="exact", pipelined=True),
 ]
 
 
@@ -327,7 +345,7 @@ def test_amaranth_cycle_by_cycle(kw):
     INT8: the final S + A), bit-exact; then the same tiles with random gaps and stalls; a cycle
     model one cycle early (the INT8 latency for grouped PEs) fails."""
     cfg, dut = _hw(kw)
-    sc, _ = tiles_scenario(cfg, layouts_of(dut), np.random.default_rng(2), n_tiles=6, K=(1, 19),
+    sc, _ = tiles_scenario(cfg, layouts_of(dut), np.random.default_rng(2), n_tiles=5, K=(1, 14),
                            extreme=0.05)
     res = run_amaranth(dut, sc, seed=1)
     assert res.ok, res.mismatches[:5]
@@ -434,3 +452,18 @@ def test_netlist(tmp_path, kw):
     res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
                      gap=0.25, stall=0.25, sources=sources)
     assert res.ok, res.mismatches[:5]
+
+
+@pytest.mark.slow
+def test_trainer_step_gemms_are_the_array():
+    """Every FP8 GEMM of one MNIST-1D training step (forward E4M3 x E4M3, dW E4M3 x E5M2, dX
+    E5M2 x E4M3): the trainer's fp_accumulate equals the array's golden for seq, static, dga."""
+    from golden.minifloat import FpFormat, decode, encode
+    from sim.fp8_array_study import training_step_gemms
+    from train.fastgolden import fp_accumulate
+    E5M6 = FpFormat(5, 6)
+    for name, fa, A, fb, B in training_step_gemms(batch=16):
+        for order in ("seq", "static", "dga"):
+            cfg = MacArrayConfig(pe="fp8", order=order, a_fmt=fa, b_fmt=fb)
+            C, _ = fp8_gemm(cfg, encode(cfg.fmt_a, A)[0], encode(cfg.fmt_b, B)[0])
+            assert np.array_equal(decode(E5M6, C), fp_accumulate(E5M6, A, B, order)), (name, order)
