@@ -394,6 +394,7 @@ def run_study(lanes=AREA_LANES, n_latency=10_000_000, repeats=5, n_error=1 << 20
     the sweep database); returns the JSON-ready dict."""
     from sim.sweep import parse_spec
     from sim.sweep import run_sweep as engine
+    from sim.sweep.store import shown_path
     t0 = time.monotonic()
     spec = parse_spec(spec_dict(lanes, n_latency, repeats, n_error, area))
     run = engine(spec, db=db, jobs=jobs, scheduler=scheduler, progress=progress, say=log)
@@ -409,7 +410,7 @@ def run_study(lanes=AREA_LANES, n_latency=10_000_000, repeats=5, n_error=1 << 20
           for o in run.outcomes if o.task.measure == "metric"}
     res["latency"] = by[("arc_latency", None)]
     res["error"] = {d: by[("arc_error", d)] for d in DISTRIBUTIONS}
-    res["sweep"] = {"spec": "sweeps/arc.toml", "database": run.db, "counts": run.counts,
+    res["sweep"] = {"spec": "sweeps/arc.toml", "database": shown_path(run.db), "counts": run.counts,
                     "workers": run.workers, "wall_seconds": run.wall_seconds}
     res["seconds"] = round(time.monotonic() - t0, 1)
     res["_run"] = run

@@ -394,6 +394,7 @@ def run_sweep(lanes=LANES, frac_bits=FRAC_BITS, seed=SEED, n_cycles=N_CYCLES, n_
     (:func:`sim.sweep.run_sweep`, results in its SQLite database); returns a JSON-ready dict."""
     from sim.sweep import parse_spec
     from sim.sweep import run_sweep as engine
+    from sim.sweep.store import shown_path
     say = say or _say
     t0 = time.perf_counter()
     spec = parse_spec(spec_dict(lanes, frac_bits, seed, n_cycles, n_chi, targets))
@@ -434,7 +435,7 @@ def run_sweep(lanes=LANES, frac_bits=FRAC_BITS, seed=SEED, n_cycles=N_CYCLES, n_
                               "(hw.synth.TARGETS['asic']; cell area, no placement)"}.items()
                       if k in targets}},
         "results": rows,
-        "sweep": {"spec": "sweeps/rlsru.toml", "database": run.db, "counts": run.counts,
+        "sweep": {"spec": "sweeps/rlsru.toml", "database": shown_path(run.db), "counts": run.counts,
                   "workers": run.workers, "wall_seconds": run.wall_seconds},
         "synth_yosys_seconds_uncached": round(uncached, 1),
     }

@@ -34,7 +34,7 @@ def flatten(d, prefix="") -> dict:
 
 def _prefix(task) -> str:
     if task.measure == "synth":
-        return task.target + (".fmax" if task.options.get("fmax") else "")
+        return task.target
     if task.measure == "sim":
         return f"sim.{task.target}"
     if task.measure == "metric":

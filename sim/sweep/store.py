@@ -21,7 +21,7 @@ from pathlib import Path
 
 from golden.params import ConfigError
 
-__all__ = ["SCHEMA_VERSION", "SCHEMA", "Store", "default_db", "task_key"]
+__all__ = ["SCHEMA_VERSION", "SCHEMA", "Store", "default_db", "task_key", "shown_path"]
 
 #: bumped whenever the table layout or the meaning of a column changes
 SCHEMA_VERSION = 1
@@ -64,6 +64,16 @@ def default_db() -> Path:
     """``$LOBIT_CACHE/sweeps.sqlite`` (default ``<repo>/.cache/sweeps.sqlite``)."""
     from hw.toolchain import REPO
     return Path(os.environ.get("LOBIT_CACHE", REPO / ".cache")) / "sweeps.sqlite"
+
+
+def shown_path(path) -> str:
+    """``path`` relative to the repository when it lies inside it (for JSON written to bench/)."""
+    from hw.toolchain import REPO
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(REPO))
+    except ValueError:
+        return str(p)
 
 
 def task_key(task_ident: str, verilog_sha, tools: dict) -> str:
