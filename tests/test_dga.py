@@ -694,3 +694,19 @@ def test_mixed_netlist(tmp_path):
     res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim2", seed=4,
                      sources=sources)
     assert not res.ok
+
+
+def test_hw_mixed_two_rounding_expectations_fail():
+    """The comparison sees one rounding vs two: expectations of the one-format DGA fed with the
+    addends pre-rounded to E5M6 disagree with the mixed hardware on some dot products."""
+    cfg = DgaConfig(**MIXED_LADDER)
+    dut = DgaAccumulator(cfg)
+    rng = np.random.default_rng(77)
+    dots = _dots(cfg.addend_fmt, [1, 5, 6, 10] + [int(x) for x in rng.integers(1, 120, 40)], rng)
+    sc = scenario_from_dots(cfg, layouts_of(dut), dots)
+    assert run_amaranth(dut, sc, seed=4).ok
+    one = cfg.replace(addend_man=0)
+    pre = [encode(one.fmt, decode(cfg.addend_fmt, np.asarray(d)))[0] for d in dots]
+    sc.outputs["out"] = scenario_from_dots(one, layouts_of(DgaAccumulator(one)), pre).outputs["out"]
+    res = run_amaranth(dut, sc, seed=4)
+    assert not res.ok and len(res.mismatches) >= 3
