@@ -1,8 +1,12 @@
 """Error study of low-bit FP dot-product accumulation: sequential, static G=64, DGA, DGA-exp.
 
 Run ``python -m sim.dga_study`` (about a minute with the defaults: 256 trials per N; most of it
-is the bit-level golden model of the ``E5M6 mixed`` row). It writes
-``docs/img/dga_error.png`` and ``bench/dga_study.json`` and prints a markdown table.
+is the bit-level golden model of the ``E5M6 mixed`` row). The study is a sweep of
+:mod:`sim.sweep` (:func:`spec_dict`, the same spec as ``sweeps/dga.toml``): one ``dga_error``
+metric task per length, stored in the sweep database (``-j``, ``--db``, ``--scheduler``); a re-run
+reads the stored results. It writes ``docs/img/dga_error.png`` and ``bench/dga_study.json``, the
+engine's report in ``build/sweeps/dga`` (width vs error, Pareto front per N, CSV) and prints a
+markdown table. :func:`run_study` computes the same numbers serially in-process.
 
 Setup (docs/spec.md#dga): dot products of FP8 E4M3 activations (``ReLU(N(0, 1)) * 2``) and
 E4M3 weights (``N(0, 1) / 4``), both rounded RNE to IEEE-like E4M3; **products exact** (float64);
@@ -43,7 +47,8 @@ from golden.dga import accumulate, dga_group_size
 from golden.minifloat import FpFormat, decode, encode, fp_add
 
 __all__ = ["q_fp", "fp_add_f", "acc_seq_f", "acc_group_f", "acc_dga_exp_f", "fp8_dot_products",
-           "run_study", "SCHEMES", "DEFAULT_N", "DEFAULT_MANTISSAS"]
+           "length_results", "run_study", "error_metric", "spec_dict", "run_sweep_study",
+           "mixed_area_spec", "measure_mixed_area", "SCHEMES", "DEFAULT_N", "DEFAULT_MANTISSAS"]
 
 from hw.toolchain import REPO  # noqa: E402
 SCHEMES = ("sequential", "static64", "dga", "dga_exp")
@@ -172,51 +177,135 @@ def run_mixed(P, m=6, addend_m=7):
     return {k: decode(f, v) for k, v in out.items()}
 
 
-def run_study(Ns=DEFAULT_N, trials=256, mantissas=DEFAULT_MANTISSAS, seed=2024):
-    """Run the study; returns a JSON-ready dict (see the module docstring for the metrics)."""
-    rng = np.random.default_rng(seed)
-    rows = [f"E{E}M{m}" for m in mantissas] + [HW_ROW] + ([MIXED_ROW] if 6 in mantissas else [])
-    out = {"setup": {"N": list(Ns), "trials": trials, "seed": seed, "formats": rows,
+def length_results(P, mantissas=DEFAULT_MANTISSAS) -> tuple:
+    """Every scheme and format on the products ``P`` ``(trials, N)`` of one length: ``(results,
+    paired)`` -- ``results[scheme][format]`` (normalized mean/max error, median relative error)
+    and, with the ``E5M6 mixed`` row, ``paired[scheme]`` (two-minus-one-rounding statistics)."""
+    rows = _formats(mantissas)
+    exact = np.array([math.fsum(row) for row in P])
+    norm = np.sqrt(np.array([math.fsum(row * row) for row in P]))
+    sums = run_schemes(P, mantissas)
+    if MIXED_ROW in rows:
+        mixed = run_mixed(P)
+        i6 = list(mantissas).index(6)
+        for s in SCHEMES:
+            if not np.array_equal(mixed[s], sums[s][i6]):
+                raise AssertionError(f"{MIXED_ROW} {s} differs from the float64 model")
+            sums[s] = np.concatenate([sums[s], mixed[s][None, :]])
+    res = {}
+    paired = {}
+    for s in SCHEMES:
+        err = np.abs(sums[s] - exact[None, :])
+        res[s] = {r: {"norm_err_mean": float(np.mean(err[i] / norm)),
+                      "norm_err_max": float(np.max(err[i] / norm)),
+                      "rel_err_median": float(np.median(err[i] / np.abs(exact)))}
+                  for i, r in enumerate(rows)}
+        if MIXED_ROW in rows:
+            # per dot product: normalized error with two roundings minus with one
+            d = (err[rows.index(HW_ROW)] - err[rows.index(MIXED_ROW)]) / norm
+            paired[s] = {"mean": float(np.mean(d)),
+                         "sem": float(np.std(d, ddof=1) / np.sqrt(d.size)) if d.size > 1
+                         else 0.0,
+                         "one_rounding_better": int(np.sum(d > 0)),
+                         "two_roundings_better": int(np.sum(d < 0))}
+    return res, paired
+
+
+def _formats(mantissas) -> list:
+    return [f"E{E}M{m}" for m in mantissas] + [HW_ROW] + ([MIXED_ROW] if 6 in mantissas else [])
+
+
+def _assemble(Ns, trials, seed, mantissas, per_length) -> dict:
+    """The study's JSON from ``{N: (results, paired)}``."""
+    out = {"setup": {"N": list(Ns), "trials": trials, "seed": seed, "formats": _formats(mantissas),
                      "schemes": list(SCHEMES), "dga_group_size": {str(n): dga_group_size(n)
                                                                   for n in Ns},
                      "operands": "E4M3 ReLU(N(0,1))*2 x E4M3 N(0,1)/4, exact products, RNE",
                      "dga_exp": "T = m, gmax = 256"},
            "results": {}}
-    t0 = time.perf_counter()
     for N in Ns:
-        P = fp8_dot_products(N, trials, rng)
-        exact = np.array([math.fsum(row) for row in P])
-        norm = np.sqrt(np.array([math.fsum(row * row) for row in P]))
-        sums = run_schemes(P, mantissas)
-        if MIXED_ROW in rows:
-            mixed = run_mixed(P)
-            i6 = list(mantissas).index(6)
-            for s in SCHEMES:
-                if not np.array_equal(mixed[s], sums[s][i6]):
-                    raise AssertionError(f"{MIXED_ROW} {s} differs from the float64 model")
-                sums[s] = np.concatenate([sums[s], mixed[s][None, :]])
-        res = {}
-        paired = {}
-        for s in SCHEMES:
-            err = np.abs(sums[s] - exact[None, :])
-            res[s] = {r: {"norm_err_mean": float(np.mean(err[i] / norm)),
-                          "norm_err_max": float(np.max(err[i] / norm)),
-                          "rel_err_median": float(np.median(err[i] / np.abs(exact)))}
-                      for i, r in enumerate(rows)}
-            if MIXED_ROW in rows:
-                # per dot product: normalized error with two roundings minus with one
-                d = (err[rows.index(HW_ROW)] - err[rows.index(MIXED_ROW)]) / norm
-                paired[s] = {"mean": float(np.mean(d)),
-                             "sem": float(np.std(d, ddof=1) / np.sqrt(d.size)) if d.size > 1
-                             else 0.0,
-                             "one_rounding_better": int(np.sum(d > 0)),
-                             "two_roundings_better": int(np.sum(d < 0))}
+        res, paired = per_length[N]
         out["results"][str(N)] = res
         if paired:
             out.setdefault("two_minus_one_rounding", {})[str(N)] = paired
+    return out
+
+
+def run_study(Ns=DEFAULT_N, trials=256, mantissas=DEFAULT_MANTISSAS, seed=2024):
+    """Run the study serially in this process; returns a JSON-ready dict (see the module
+    docstring for the metrics). :func:`run_sweep_study` gives the same numbers as a sweep."""
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    per = {N: length_results(fp8_dot_products(N, trials, rng), mantissas) for N in Ns}
+    out = _assemble(Ns, trials, seed, mantissas, per)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["answer"] = answer(out)
     return out
+
+
+def error_metric(cfg, params, trials=256, seed=2024, mantissas=DEFAULT_MANTISSAS, order=()):
+    """Sweep metric ``dga_error`` (:mod:`sim.sweep.metrics`) at one length ``params["N"]``.
+
+    ``order`` lists the lengths that the serial :func:`run_study` draws from the same generator
+    before this one (its ``Ns``); their operands are drawn and dropped first, so the numbers equal
+    the serial study's. Returns ``results``, ``paired`` (:func:`length_results`) and ``rows``
+    (one per scheme and format, with the accumulator width ``bits`` and the row ``kind``:
+    ``exact`` products, ``hw`` (pre-rounded addends) or ``mixed``) for the report.
+    """
+    N = params["N"]
+    rng = np.random.default_rng(seed)
+    order = list(order)
+    for n in order[:order.index(N)] if N in order else ():
+        fp8_dot_products(n, trials, rng)
+    mantissas = list(mantissas)
+    res, paired = length_results(fp8_dot_products(N, trials, rng), mantissas)
+    rows = []
+    for s, by_fmt in res.items():
+        for r, d in by_fmt.items():
+            kind = "hw" if r == HW_ROW else "mixed" if r == MIXED_ROW else "exact"
+            rows.append({"scheme": s, "format": r, "kind": kind,
+                         "bits": 1 + E + int(r.split()[0][3:]), **d})
+    return {"N": N, "results": res, "paired": paired, "rows": rows}
+
+
+def spec_dict(Ns=DEFAULT_N, trials=256, mantissas=DEFAULT_MANTISSAS, seed=2024) -> dict:
+    """The sweep spec of the study (the same as ``sweeps/dga.toml``): one metric task per
+    length ``N``."""
+    return {
+        "name": "dga",
+        "description": "DGA error study: normalized error of sequential, static G=64, DGA and "
+                       "DGA-exp accumulation vs accumulator width per dot-product length "
+                       "(sim/dga_study.py).",
+        "grid": [{"label": "dga", "params": {"N": list(Ns)}, "measure": ["metric"],
+                  "metric": {"name": "dga_error",
+                             "args": {"trials": trials, "seed": seed,
+                                      "mantissas": list(mantissas), "order": list(Ns)}}}],
+        "report": {"x": "dga_error.bits", "y": "dga_error.norm_err_mean",
+                   "color": "dga_error.scheme", "facet": "N", "effects": ["dga_error.scheme"],
+                   "where": {"dga_error.kind": "exact"}, "out": "build/sweeps/dga"},
+    }
+
+
+def run_sweep_study(Ns=DEFAULT_N, trials=256, mantissas=DEFAULT_MANTISSAS, seed=2024, jobs=1,
+                    db=None, scheduler=None, progress=True):
+    """:func:`run_study` as a sweep (:func:`spec_dict` on :func:`sim.sweep.run_sweep`): one task
+    per length, stored in the sweep database; returns ``(study dict, SweepRun)``."""
+    from sim.sweep import parse_spec, run_sweep
+    from sim.sweep.store import shown_path
+    t0 = time.perf_counter()
+    run = run_sweep(parse_spec(spec_dict(Ns, trials, mantissas, seed)), db=db, jobs=jobs,
+                    scheduler=scheduler, progress=progress)
+    if run.failed:
+        raise RuntimeError(f"dga study: {len(run.failed)} task(s) failed twice, e.g. "
+                           f"{run.failed[0].row['stderr'].splitlines()[0]}")
+    per = {o.task.point.params["N"]: (o.row["report"]["results"], o.row["report"]["paired"])
+           for o in run.outcomes}
+    out = _assemble(Ns, trials, seed, mantissas, per)
+    out["sweep"] = {"spec": "sweeps/dga.toml", "database": shown_path(run.db),
+                    "counts": run.counts, "workers": run.workers, "wall_seconds": run.wall_seconds}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["answer"] = answer(out)
+    return out, run
 
 
 def _bits_needed(errs_by_bits, target):
@@ -321,18 +410,36 @@ MIXED_AREA = (
 )
 
 
-def measure_mixed_area(workdir, say=print) -> dict:
+def mixed_area_spec() -> dict:
+    """The sweep spec of the mixed-format area comparison: one grid per row of
+    :data:`MIXED_AREA`, iCE40 and ASIC synthesis."""
+    return {"name": "dga_mixed_area",
+            "description": "FP12 adder and DGA (two adders, one adder) with E5M6 and E5M7 addends "
+                           "(sim/dga_study.py --mixed-area).",
+            "grid": [{"block": block, "params": dict(params), "label": key, "measure": ["synth"],
+                      "targets": ["ice40", "asic"]} for key, block, params in MIXED_AREA],
+            "report": {"x": "ice40.lut", "y": "asic.area_um2", "color": "label",
+                       "out": "build/sweeps/dga_mixed_area"}}
+
+
+def measure_mixed_area(say=print, jobs=1, db=None, scheduler=None) -> dict:
     """iCE40 (LUT, FF, carry) and OSU 0.18 um (area, critical path) of the FP12 adder and the DGA
     (two adders, one adder) with E5M6 addends and with E5M7 addends (``addend_man=7``, one
-    rounding); ratios E5M7 / E5M6 per pair."""
-    from hw.synth import synthesize
-    from .blocks import get_block
+    rounding); ratios E5M7 / E5M6 per pair. The syntheses are one sweep (:func:`mixed_area_spec`)."""
+    from sim.sweep import parse_spec, run_sweep
+    from sim.sweep.spec import make_config
+    run = run_sweep(parse_spec(mixed_area_spec()), db=db, jobs=jobs, scheduler=scheduler)
+    if run.failed:
+        raise RuntimeError(f"dga mixed area: {len(run.failed)} synthesis task(s) failed twice, "
+                           f"e.g. {run.failed[0].row['stderr'].splitlines()[0]}")
+    syn = {}
+    for o in run.outcomes:
+        syn.setdefault(o.task.point.label, {})[o.task.target] = (o.task.point, o.row["report"])
     rows = {}
-    for key, block, params in MIXED_AREA:
-        spec = get_block(block)
-        cfg = spec.config(**params)
-        ice = synthesize(cfg, spec.component(cfg), target="ice40", workdir=workdir)
-        asic = synthesize(cfg, spec.component(cfg), target="asic", workdir=workdir)
+    for key, _block, _params in MIXED_AREA:
+        point, ice = syn[key]["ice40"]
+        asic = syn[key]["asic"][1]
+        cfg = make_config(point)[0]
         rows[key] = {"module": cfg.module_name, "config": cfg.to_dict(), "lut": ice["lut"],
                      "ff": ice["ff"], "carry": ice["carry"], "asic_area_um2": asic["area_um2"],
                      "asic_critical_path_ns": asic["critical_path_ns"]}
@@ -351,6 +458,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--json", default=str(REPO / "bench" / "dga_study.json"))
     ap.add_argument("--png", default=str(REPO / "docs" / "img" / "dga_error.png"))
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--db", help="sweep database (default .cache/sweeps.sqlite)")
+    ap.add_argument("--scheduler", help="dask.distributed scheduler address")
     ap.add_argument("--mixed-area", metavar="JSON", nargs="?",
                     const=str(REPO / "bench" / "dga_mixed_area.json"),
                     help="instead of the error study: synthesize the FP12 adder and the DGA with "
@@ -360,18 +470,22 @@ def main(argv=None):
         from hw.toolchain import setup_env
         setup_env()
         t0 = time.perf_counter()
-        res = measure_mixed_area(REPO / ".cache" / "synth")
+        res = measure_mixed_area(jobs=args.jobs, db=args.db, scheduler=args.scheduler)
         res["seconds"] = round(time.perf_counter() - t0, 1)
         Path(args.mixed_area).write_text(json.dumps(res, indent=1))
         print(json.dumps(res["am7_over_e5m6"], indent=1))
         print(f"{res['seconds']} s; wrote {args.mixed_area}")
         return
-    study = run_study(trials=args.trials, seed=args.seed)
+    study, run = run_sweep_study(trials=args.trials, seed=args.seed, jobs=args.jobs, db=args.db,
+                                 scheduler=args.scheduler)
     table = markdown_table(study)
     study["markdown"] = table
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(study, indent=1))
     plot(study, args.png)
+    from sim.sweep import write_report          # Pareto front of width vs error per N, CSV
+    for k, v in write_report(run)["paths"].items():
+        print(f"report {k}: {v}")
     print(table)
     print(json.dumps(study["answer"], indent=1))
     print(f"{study['seconds']} s; wrote {args.json} and {args.png}")

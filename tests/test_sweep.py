@@ -87,6 +87,27 @@ def test_arc_toml_is_the_study_spec():
     assert tomllib.loads((REPO / "sweeps" / "arc.toml").read_text()) == spec_dict()
 
 
+def test_dga_tomls_are_the_study_specs():
+    from sim.dga_study import mixed_area_spec, spec_dict
+    assert tomllib.loads((REPO / "sweeps" / "dga.toml").read_text()) == spec_dict()
+    assert tomllib.loads((REPO / "sweeps" / "dga_mixed_area.toml").read_text()) == mixed_area_spec()
+
+
+def test_dga_sweep_equals_serial_study(tmp_path):
+    """One dga_error task per length (run in parallel, each replaying the serial generator's
+    earlier draws) gives the serial run_study's dict exactly."""
+    from sim import dga_study
+    kw = dict(Ns=(64, 96, 40), trials=4, mantissas=(6, 8, 12), seed=7)
+    serial = dga_study.run_study(**kw)
+    swept, run = dga_study.run_sweep_study(**kw, jobs=2, db=tmp_path / "d.sqlite",
+                                           progress=False)
+    for k in ("setup", "results", "two_minus_one_rounding", "answer"):
+        assert swept[k] == serial[k], k
+    recs = records(run)
+    assert len(recs) == 3 * 4 * 5 and {r["dga_error.kind"] for r in recs} == {"exact", "hw",
+                                                                               "mixed"}
+
+
 def test_rlsru_toml_is_the_study_spec():
     from sim.rlsru_sweep import spec_dict
     assert tomllib.loads((REPO / "sweeps" / "rlsru.toml").read_text()) == spec_dict()

@@ -22,7 +22,7 @@ METRICS = {
     "arc_error": ("sim.arc_study:error_metric", 1),
     "arc_method_error": ("sim.arc_study:method_error_metric", 1),
     "arc_latency": ("sim.arc_study:latency_metric", 1),
-    "dga_error": ("sim.sweep.metrics:dga_error", 1),
+    "dga_error": ("sim.dga_study:error_metric", 1),
     "lfsr_period": ("sim.sweep.metrics:lfsr_period", 1),
 }
 
@@ -45,44 +45,6 @@ def metric_version(name) -> int:
 
 
 # --- metrics defined here -----------------------------------------------------------------------
-
-def dga_error(cfg, params, N, trials=256, seed=2024, mantissas=tuple(range(6, 15)), order=()):
-    """Accumulation error of every scheme at one dot-product length ``N`` (:mod:`sim.dga_study`).
-
-    ``order`` lists the lengths that the original serial study drew before ``N`` from the same
-    generator (its ``Ns``); their operands are drawn and dropped first, so the numbers equal
-    those of ``python -m sim.dga_study`` with that ``Ns``. Returns ``results`` (scheme -> format
-    -> metrics, as ``bench/dga_study.json``) and ``rows`` (one per scheme and format, with the
-    accumulator width ``bits``).
-    """
-    import math
-
-    import numpy as np
-
-    from sim import dga_study as ds
-    rng = np.random.default_rng(seed)
-    order = list(order)
-    if order and N in order:
-        for n in order[:order.index(N)]:
-            ds.fp8_dot_products(n, trials, rng)
-    P = ds.fp8_dot_products(N, trials, rng)
-    exact = np.array([math.fsum(row) for row in P])
-    norm = np.sqrt(np.array([math.fsum(row * row) for row in P]))
-    sums = ds.run_schemes(P, mantissas)
-    fmts = [f"E{ds.E}M{m}" for m in mantissas] + [f"E{ds.E}M6 hw"]
-    res, rows = {}, []
-    for s in ds.SCHEMES:
-        err = np.abs(sums[s] - exact[None, :])
-        res[s] = {}
-        for i, r in enumerate(fmts):
-            d = {"norm_err_mean": float(np.mean(err[i] / norm)),
-                 "norm_err_max": float(np.max(err[i] / norm)),
-                 "rel_err_median": float(np.median(err[i] / np.abs(exact)))}
-            res[s][r] = d
-            rows.append({"scheme": s, "format": r, "hw_products": r.endswith("hw"),
-                         "bits": 1 + ds.E + int(r.split()[0][3:]), **d})
-    return {"N": N, "results": res, "rows": rows}
-
 
 def lfsr_period(cfg, params, beats=4096):
     """Distinct states in the first ``beats`` beats of an LFSR configuration (a cheap metric
