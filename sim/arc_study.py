@@ -116,7 +116,8 @@ def spec_dict(lanes=AREA_LANES, n_latency=10_000_000, repeats=5, n_error=1 << 20
         "description": "ARC's claims: lane area (iCE40 LUT, generic cells), CPU latency of RTZ vs "
                        "SR, quantization error of ARC vs max-scaled RNE/SR (sim/arc_study.py).",
         "grid": grids,
-        "report": {"x": "ice40.lut", "y": "arc_method_error.rel_mse", "color": "label",
+        "report": {"x": "ice40.lut", "y": "arc_method_error.rel_mse",
+                   "color": "arc_method_error.method",
                    "facet": "arc_method_error.distribution", "effects": ["mode"],
                    "where": {"label": ["quantizer", "arc_quantizer"]}, "out": "build/sweeps/arc"},
     }

@@ -50,8 +50,10 @@ def _summary(run, rep):
         if rep["front"]:
             x, y = run.spec.report["x"], run.spec.report["y"]
             print(f"  Pareto front ({len(rep['front'])} points, {x} vs {y}):")
+            extra = [run.spec.report.get(k) for k in ("facet", "color")]
             for r in rep["front"]:
-                params = {k: v for k, v in r.items() if "." not in k and k not in ("block",)}
+                params = {k: v for k, v in r.items() if ("." not in k or k in extra)
+                          and k not in ("block",)}
                 print(f"    {json.dumps(params)}  {x}={r.get(x)}  {y}={r.get(y)}")
 
 

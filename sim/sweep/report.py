@@ -234,8 +234,13 @@ def write_report(run, out_dir=None) -> dict:
             if k not in cols:
                 lines += [f"Axis `{k}` is not a column of the records (columns: "
                           f"{', '.join(cols)}).", ""]
-        front_idx = pareto_front(recs, x, y, rep.get("x_sense", "min"), rep.get("y_sense", "min"))
-        front = [recs[i] for i in front_idx]
+        facet = rep.get("facet")
+        groups = {}
+        for r in recs:                        # one front per facet value
+            groups.setdefault(r.get(facet) if facet else None, []).append(r)
+        for rs in groups.values():
+            front += [rs[i] for i in pareto_front(rs, x, y, rep.get("x_sense", "min"),
+                                                  rep.get("y_sense", "min"))]
         png = out / f"{spec.name}_pareto.png"
         _plot_pareto(recs, rep, png, f"{spec.name}: {y} vs {x}")
         paths["pareto_png"] = str(png)
@@ -245,10 +250,11 @@ def write_report(run, out_dir=None) -> dict:
         extra = [k for k in (rep.get("color"), rep.get("facet")) if k and k not in show]
         show += extra
         lines += [f"## Pareto front ({rep.get('x_sense', 'min')} `{x}`, "
-                  f"{rep.get('y_sense', 'min')} `{y}`)", "",
+                  f"{rep.get('y_sense', 'min')} `{y}`"
+                  + (f", one front per `{facet}`" if facet else "") + ")", "",
                   f"![Pareto front]({png.name})", ""]
         lines += ["| " + " | ".join(show) + " |", "|" + "---|" * len(show)]
-        for r in sorted(front, key=lambda r: _num(r.get(x))):
+        for r in sorted(front, key=lambda r: (str(r.get(facet)) if facet else "", _num(r.get(x)))):
             lines.append("| " + " | ".join(_fmt(r.get(k)) for k in show) + " |")
         lines.append("")
         lines += ["## All records", "", "| " + " | ".join(show + ["Pareto"]) + " |",
