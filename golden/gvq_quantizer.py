@@ -24,12 +24,12 @@ Datapath of one lane (block ``gvq_quantizer``)
 ----------------------------------------------
 Per channel two FP32 registers: ``clip = fp32(s)`` and ``inv = fp32(L / fp32(s))``
 (:func:`gvq_registers`), ``L = 2**(b-1) - 1`` for the code width ``b = bits`` (default 8:
-``L = 127``; the MCS scale ``s`` itself does not depend on ``b``). For an input ``x`` of channel ``c``: clip to ``[-|clip_c|, |clip_c|]``
-(magnitude comparison of bit patterns after flushing a subnormal ``x``; NaN passes; +-Inf is
+``L = 127``; the MCS scale ``s`` itself does not depend on ``b``). For an input ``x`` of
+channel ``c``: clip to ``[-|clip_c|, |clip_c|]`` (magnitude comparison of bit patterns after flushing a subnormal ``x``; NaN passes; +-Inf is
 clipped), ``v = fp32(x * inv_c)`` (:func:`golden.fp32.fp32_mul_bits`), then the shared rounding
 stage: RNE or ``SR_F`` (random numbers from the RLSRU, one beat per data beat), saturation to
-``+-L`` (docs/spec.md#decision-a; codes ``int8`` up to 8 bits, ``int16`` above) with per-lane ``sat`` (docs/spec.md#decision-c) and ``nan``
-flags, and a per-lane ``clip`` flag (the MCS clipping event).
+``+-L`` (docs/spec.md#decision-a; codes ``int8`` up to 8 bits, ``int16`` above) with per-lane
+``sat`` (docs/spec.md#decision-c) and ``nan`` flags, and a per-lane ``clip`` flag (the MCS clipping event).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ the integer ``x = floor(v * 2**F)`` in ``[-2**(I+F-1), 2**(I+F-1) - 1]``. The la
 with ``r = golden.rlsru.generate(rlsru_config(cfg), n, restarts)[t, l]`` (floor-based SR of
 docs/spec.md#rounding, the adder form of docs/spec.md#decision-f), saturated to the symmetric
 ``b``-bit range ``[-L, L]``, ``L = 2**(b-1) - 1`` (``b = bits``, default 8: ``[-127, 127]``) with a
-per-lane ``sat`` flag (docs/spec.md#decision-a, docs/spec.md#decision-c). The rounding itself is :func:`golden.quantizer.round_fixed` in mode
-``"sr"`` applied to the sign-magnitude record of ``x`` (``neg = x < 0``, ``mag = |x|``,
+per-lane ``sat`` flag (docs/spec.md#decision-a, docs/spec.md#decision-c). The rounding itself is
+:func:`golden.quantizer.round_fixed` in mode ``"sr"`` applied to the sign-magnitude record of ``x`` (``neg = x < 0``, ``mag = |x|``,
 ``sticky = 0``, which gives ``floor(v * 2**F) = x`` exactly), and the saturation is
 :func:`golden.quantizer.saturate_codes`; so the unit rounds exactly like the quantizer lane's
 SR stage after its FP32 -> fixed-point conversion.

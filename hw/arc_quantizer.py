@@ -1,4 +1,4 @@
-"""ARC quantizer lanes: clip to +-c, multiply by the reciprocal scale, round toward zero to INT8.
+"""ARC quantizer lanes: clip to +-c, multiply by the reciprocal scale, round toward zero to b-bit codes.
 
 Reuses the shared quantizer lane: :class:`hw.fp32.Fp32Mul` for ``v = fp32(x * inv)`` and
 :class:`hw.quantizer.QuantizerLane` (conversion + the one :class:`hw.rounding.RoundStage`) in
@@ -58,7 +58,7 @@ class ClipLane(wiring.Component):
 
 
 class ArcQuantizer(BlockComponent):
-    """``lanes`` ARC lanes: FP32 stream in, clipped RTZ (or RNE) INT8 codes out.
+    """``lanes`` ARC lanes: FP32 stream in, clipped RTZ (or RNE) ``bits``-bit codes out.
 
     Parameters
     ----------
@@ -69,12 +69,12 @@ class ArcQuantizer(BlockComponent):
     -------
     inp : ``In(stream.Signature(ArrayLayout(unsigned(32), lanes)))``
         One FP32 bit pattern per lane and beat.
-    out : ``Out(stream.Signature(StructLayout{code: P x signed(8), nan: P x 1, sat: P x 1, clip: P x 1}))``
-        Codes in ``[-127, 127]``, per-lane NaN, saturation and clip flags.
+    out : ``Out(stream.Signature(StructLayout{code: P x signed(bits), nan: P x 1, sat: P x 1, clip: P x 1}))``
+        Codes in ``[-(2**(bits-1)-1), 2**(bits-1)-1]``, per-lane NaN, saturation and clip flags.
     clip : ``In(32)``
         Host-set FP32 clip value ``c`` (from the statistics unit's ``cmax``).
     inv_scale : ``In(32)``
-        Host-set FP32 ``fp32(1 / s)``, ``s = fp32(c / 127)`` (:func:`golden.arc.arc_scale`).
+        Host-set FP32 ``fp32(1 / s)``, ``s = fp32(c / (2**(bits-1)-1))`` (:func:`golden.arc.arc_scale`).
     rne : ``In(1)``, only with ``adaptive``
         1 = round to nearest even, 0 = round toward zero; hold it for the whole tensor.
     flag_clear : ``In(1)``
@@ -93,7 +93,7 @@ class ArcQuantizer(BlockComponent):
 
     def _members(self, c):
         out_layout = data.StructLayout({
-            "code": data.ArrayLayout(signed(8), c.lanes),
+            "code": data.ArrayLayout(signed(c.bits), c.lanes),
             "nan": data.ArrayLayout(unsigned(1), c.lanes),
             "sat": data.ArrayLayout(unsigned(1), c.lanes),
             "clip": data.ArrayLayout(unsigned(1), c.lanes),
@@ -147,7 +147,7 @@ class ArcQuantizer(BlockComponent):
             m.d.sync += self.out.valid.eq(stage_valid)
         modes = ("rtz", "rne") if c.adaptive else ("rtz",)
         for i in range(c.lanes):
-            lane = QuantizerLane(ARC_FRAC_BITS, modes)
+            lane = QuantizerLane(ARC_FRAC_BITS, modes, c.bits)
             m.submodules[f"round{i}"] = lane
             m.d.comb += lane.v.eq(v_in[i])
             if c.adaptive:

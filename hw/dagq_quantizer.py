@@ -1,4 +1,4 @@
-"""DAGQ quantizer lanes: dual-scale stochastic rounding of FP32 gradients to INT8 + 2-bit region.
+"""DAGQ quantizer lanes: dual-scale stochastic rounding of FP32 gradients to b-bit codes + 2-bit region.
 
 Per lane: a 31-bit magnitude comparator picks the region (``|x| > |th|``), an FP32 subtractor
 (the one adder implementation, :func:`hw.fp_add.fp_add_datapath` in FP(8, 23)) forms ``|x| - th``
@@ -79,7 +79,7 @@ class DagqSelect(wiring.Component):
 
 
 class DagqQuantizer(BlockComponent):
-    """``lanes`` DAGQ lanes with their RLSRU: FP32 stream in, INT8 code + region stream out.
+    """``lanes`` DAGQ lanes with their RLSRU: FP32 stream in, ``bits``-bit code + region stream out.
 
     Parameters
     ----------
@@ -91,8 +91,8 @@ class DagqQuantizer(BlockComponent):
     inp : ``In(stream.Signature(StructLayout{x: P x unsigned(32), restart: 1}))``
         FP32 bit patterns; ``restart = 1`` restarts the random source from the seed on this beat
         (``replay`` scheme; the other schemes ignore it).
-    out : ``Out(stream.Signature(StructLayout{code: P x signed(8), region: P x unsigned(2), nan: P x 1, sat: P x 1}))``
-        Codes in ``[-127, 127]``, regions, per-lane NaN and saturation flags.
+    out : ``Out(stream.Signature(StructLayout{code: P x signed(bits), region: P x unsigned(2), nan: P x 1, sat: P x 1}))``
+        Codes in ``[-(2**(bits-1)-1), 2**(bits-1)-1]``, regions, per-lane NaN and saturation flags.
     th, inv1, inv2 : ``In(32)``
         Host registers (:func:`golden.dagq_quantizer.dagq_registers`); hold while beats are in
         flight.
@@ -114,7 +114,7 @@ class DagqQuantizer(BlockComponent):
 
     def _members(self, c):
         out_layout = data.StructLayout({
-            "code": data.ArrayLayout(signed(8), c.lanes),
+            "code": data.ArrayLayout(signed(c.bits), c.lanes),
             "region": data.ArrayLayout(unsigned(2), c.lanes),
             "nan": data.ArrayLayout(unsigned(1), c.lanes),
             "sat": data.ArrayLayout(unsigned(1), c.lanes),
@@ -166,7 +166,7 @@ class DagqQuantizer(BlockComponent):
         with m.If(en):
             m.d.sync += self.out.valid.eq(stage_valid)
         for i, (v, reg, r) in enumerate(lanes1):
-            lane = QuantizerLane(c.frac_bits, ("sr",))
+            lane = QuantizerLane(c.frac_bits, ("sr",), c.bits)
             m.submodules[f"round{i}"] = lane
             m.d.comb += [lane.v.eq(v), lane.rnd.eq(r)]
             with m.If(en):

@@ -1,4 +1,4 @@
-"""GVQ quantizer lanes: per-channel clip + reciprocal scale from a register file, RNE or SR to INT8.
+"""GVQ quantizer lanes: per-channel clip + reciprocal scale from a register file, RNE or SR to b-bit codes.
 
 One register file of ``channels`` entries holds ``(clip, inv)`` per channel; a *load* beat of the
 input stream writes one entry, a *data* beat reads the entry of its channel (combinational read
@@ -38,8 +38,9 @@ class GvqQuantizer(BlockComponent):
     inp : ``In(stream.Signature(StructLayout{x: P x unsigned(32), ch: unsigned(W), load: 1, clip: 32, inv: 32}))``
         ``load = 1``: write ``(clip, inv)`` into entry ``ch`` (no output); ``load = 0``: quantize
         ``x`` with entry ``ch``. ``ch`` must be below ``channels``.
-    out : ``Out(stream.Signature(StructLayout{code: P x signed(8), nan: P x 1, sat: P x 1, clip: P x 1}))``
-        One beat per data beat: codes in ``[-127, 127]``, per-lane NaN, saturation and clip flags.
+    out : ``Out(stream.Signature(StructLayout{code: P x signed(bits), nan: P x 1, sat: P x 1, clip: P x 1}))``
+        One beat per data beat: codes in ``[-(2**(bits-1)-1), 2**(bits-1)-1]``, per-lane NaN,
+        saturation and clip flags.
     flag_clear : ``In(1)``
         Clears the sticky flags at the next edge (a flagged beat in the same cycle wins).
     nan_flag, sat_flag : ``Out(1)``
@@ -57,7 +58,7 @@ class GvqQuantizer(BlockComponent):
 
     def _members(self, c):
         out_layout = data.StructLayout({
-            "code": data.ArrayLayout(signed(8), c.lanes),
+            "code": data.ArrayLayout(signed(c.bits), c.lanes),
             "nan": data.ArrayLayout(unsigned(1), c.lanes),
             "sat": data.ArrayLayout(unsigned(1), c.lanes),
             "clip": data.ArrayLayout(unsigned(1), c.lanes),
@@ -121,7 +122,7 @@ class GvqQuantizer(BlockComponent):
         with m.If(en):
             m.d.sync += self.out.valid.eq(stage_valid)
         for i, (v, k, r) in enumerate(lanes1):
-            lane = QuantizerLane(c.frac_bits, (c.mode,))
+            lane = QuantizerLane(c.frac_bits, (c.mode,), c.bits)
             m.submodules[f"round{i}"] = lane
             m.d.comb += lane.v.eq(v)
             if sr:

@@ -1,4 +1,4 @@
-"""Quantizer lanes: FP32 gradients x FP32 reciprocal scale -> symmetric INT8, RNE / RTZ / SR.
+"""Quantizer lanes: FP32 gradients x FP32 reciprocal scale -> symmetric b-bit codes, RNE / RTZ / SR.
 
 The split follows HardFloat: :class:`hw.fp32.Fp32Mul` does the raw arithmetic (``v = fp32(x *
 inv)``), :class:`hw.rounding.Fp32ToFixed` converts ``v`` to a raw sign-magnitude fixed-point value
@@ -23,7 +23,7 @@ __all__ = ["QuantizerLane", "Quantizer"]
 
 class QuantizerLane(wiring.Component):
     """One combinational quantizer lane: FP32 ``v`` -> :class:`~hw.rounding.Fp32ToFixed` ->
-    :class:`~hw.rounding.RoundStage` (``round_fixed`` + ``saturate_int8`` of the golden model).
+    :class:`~hw.rounding.RoundStage` (``round_fixed`` + ``saturate_codes`` of the golden model).
 
     Parameters
     ----------
@@ -31,6 +31,8 @@ class QuantizerLane(wiring.Component):
         ``F`` (1..16): fraction bits of the fixed-point value, and random bits for ``"sr"``.
     modes : tuple of str
         Rounding modes of the stage (one: fixed; several: the ``mode`` input selects).
+    bits : int
+        Code width ``b`` (2..16).
 
     Members
     -------
@@ -40,29 +42,30 @@ class QuantizerLane(wiring.Component):
         The random integer ``r`` of ``SR_F``.
     mode : ``In(range(len(modes)))``, only with several modes
         Index into ``modes``.
-    code : ``Out(signed(8))``
-        The rounded, saturated code in ``[-127, 127]``.
+    code : ``Out(signed(b))``
+        The rounded, saturated code in ``[-(2**(b-1)-1), 2**(b-1)-1]``.
     nan : ``Out(1)``
         ``v`` is NaN (``code`` is then 0).
     sat : ``Out(1)``
-        The code was saturated (``v`` infinite, ``|v| >= 128``, or rounded outside the range).
+        The code was saturated (``v`` infinite, ``|v| >= 2**(b-1)``, or rounded outside the range).
     """
 
-    def __init__(self, frac_bits, modes=("rne",)):
+    def __init__(self, frac_bits, modes=("rne",), bits=8):
         self._F = QuantizerConfig.param("frac_bits").validate("quantizer", frac_bits)
+        self._b = QuantizerConfig.param("bits").validate("quantizer", bits)
         if isinstance(modes, str):
             modes = (modes,)
         for md in modes:
             QuantizerConfig.param("mode").validate("quantizer", md)
-        self._stage = RoundStage(8 + self._F, self._F, tuple(modes))
-        members = {"v": In(32), "code": Out(signed(8)), "nan": Out(1), "sat": Out(1)}
+        self._stage = RoundStage(self._b + self._F, self._F, tuple(modes), code_bits=self._b)
+        members = {"v": In(32), "code": Out(signed(self._b)), "nan": Out(1), "sat": Out(1)}
         members.update({k: In(self._stage.signature.members[k].shape)
                         for k in ("rnd", "mode") if k in self._stage.signature.members})
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fix = fix = Fp32ToFixed(self._F)
+        m.submodules.fix = fix = Fp32ToFixed(self._F, self._b)
         m.submodules.round = rs = self._stage
         m.d.comb += [fix.v.eq(self.v), rs.neg.eq(fix.neg), rs.mag.eq(fix.mag),
                      rs.sticky.eq(fix.sticky), self.code.eq(rs.code), self.nan.eq(fix.nan),
@@ -74,7 +77,7 @@ class QuantizerLane(wiring.Component):
 
 
 class Quantizer(BlockComponent):
-    """``lanes`` parallel quantizer lanes: FP32 stream in, INT8 stream out.
+    """``lanes`` parallel quantizer lanes: FP32 stream in, ``bits``-bit code stream out.
 
     Parameters
     ----------
@@ -90,8 +93,8 @@ class Quantizer(BlockComponent):
         swappable random-source port: an LFSR, a leap-forward LFSR, a reuse pattern or a test
         vector source connects here. It is consumed in lockstep with ``inp``: a beat is taken when
         both are valid, ``inp.ready = en & rnd.valid`` and ``rnd.ready = en & inp.valid``.
-    out : ``Out(stream.Signature(StructLayout{code: lanes x signed(8), nan: lanes x 1, sat: lanes x 1}))``
-        Codes in ``[-127, 127]`` with per-lane NaN and saturation flags.
+    out : ``Out(stream.Signature(StructLayout{code: lanes x signed(bits), nan: lanes x 1, sat: lanes x 1}))``
+        Codes in ``[-(2**(bits-1)-1), 2**(bits-1)-1]`` with per-lane NaN and saturation flags.
     inv_scale : ``In(32)``
         Host-set FP32 reciprocal scale ``fp32(1/s)``; must be held while beats are in flight.
     flag_clear : ``In(1)``
@@ -115,7 +118,7 @@ class Quantizer(BlockComponent):
 
     def _members(self, c):
         out_layout = data.StructLayout({
-            "code": data.ArrayLayout(signed(8), c.lanes),
+            "code": data.ArrayLayout(signed(c.bits), c.lanes),
             "nan": data.ArrayLayout(unsigned(1), c.lanes),
             "sat": data.ArrayLayout(unsigned(1), c.lanes),
         })
@@ -168,7 +171,7 @@ class Quantizer(BlockComponent):
         with m.If(en):
             m.d.sync += self.out.valid.eq(stage_valid)
         for i in range(c.lanes):
-            lane = QuantizerLane(c.frac_bits, (c.mode,))
+            lane = QuantizerLane(c.frac_bits, (c.mode,), c.bits)
             m.submodules[f"round{i}"] = lane
             m.d.comb += lane.v.eq(v_in[i])
             if sr:

@@ -4,7 +4,7 @@ The split follows HardFloat (a raw, unrounded value, then one rounding module): 
 :class:`Fp32ToFixed` turns an FP32 value into a *raw* sign-magnitude fixed-point record
 ``(neg, mag, sticky)`` with ``F`` fraction bits (:func:`golden.quantizer.fp32_to_fixed`), and
 :class:`RoundStage` rounds and saturates such a record to a symmetric code
-(:func:`golden.quantizer.round_fixed` + :func:`golden.quantizer.saturate_int8`). The quantizer,
+(:func:`golden.quantizer.round_fixed` + :func:`golden.quantizer.saturate_codes`). The quantizer,
 the ARC quantizer and the SR unit all use this stage; a new quantizer (DAGQ, GVQ) does too.
 
 Rounding of the raw record ``|v| * 2**F = mag + t`` (``0 <= t < 1``, ``sticky = t != 0``), as a
@@ -34,7 +34,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.params import ConfigError
-from golden.quantizer import BIG_EXP, INT8_MAX, MODES
+from golden.quantizer import MODES, big_exp, check_bits
 
 __all__ = ["Fp32ToFixed", "RoundStage", "sticky_flags"]
 
@@ -46,6 +46,9 @@ class Fp32ToFixed(wiring.Component):
     ----------
     frac_bits : int
         ``F`` (1..16): fraction bits of the fixed-point value.
+    code_bits : int
+        ``b`` (2..16): width of the code the record is rounded to; values from ``2**(b-1)`` on
+        saturate.
 
     Members
     -------
@@ -53,47 +56,59 @@ class Fp32ToFixed(wiring.Component):
         FP32 bit pattern (subnormals are treated as zero).
     neg : ``Out(1)``
         Sign of ``v`` (0 for NaN).
-    mag : ``Out(8 + F)``
-        ``floor(|v| * 2**F)`` for ``|v| < 128``; ``128 * 2**F`` for ``|v| >= 128`` and +-Inf
-        (so every rounding saturates); 0 for zeros, subnormals and NaN.
+    mag : ``Out(b + F)``
+        ``floor(|v| * 2**F)`` for ``|v| < 2**(b-1)``; ``2**(b-1) * 2**F`` for larger ``|v|`` and
+        +-Inf (so every rounding saturates); 0 for zeros, subnormals and NaN. When ``F + b > 25``
+        the largest in-range values are the significand shifted *left* (exact).
     sticky : ``Out(1)``
         Bits of ``|v| * 2**F`` below the binary point were lost.
     nan : ``Out(1)``
         ``v`` is NaN.
     """
 
-    def __init__(self, frac_bits):
+    def __init__(self, frac_bits, code_bits=8):
         if not 1 <= int(frac_bits) <= 16:
             raise ConfigError(f"Fp32ToFixed frac_bits={frac_bits} is out of range: allowed values "
                               f"are 1..16.")
         self._F = int(frac_bits)
-        super().__init__({"v": In(32), "neg": Out(1), "mag": Out(8 + self._F), "sticky": Out(1),
-                          "nan": Out(1)})
+        self._b = check_bits(code_bits, "Fp32ToFixed")
+        super().__init__({"v": In(32), "neg": Out(1), "mag": Out(self._b + self._F),
+                          "sticky": Out(1), "nan": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        F = self._F
+        F, b = self._F, self._b
         s, e, f = self.v[31], self.v[23:31], self.v[:23]
         nan, big, zero = Signal(), Signal(), Signal()
         m.d.comb += [
             nan.eq((e == 0xFF) & f.any()),
-            big.eq(((e == 0xFF) & ~f.any()) | ((e >= BIG_EXP) & (e != 0xFF))),
+            big.eq(((e == 0xFF) & ~f.any()) | ((e >= big_exp(b)) & (e != 0xFF))),
             zero.eq(e == 0),
         ]
+        left = F + b - 25                   # > 0: the widest in-range values need a left shift
         sig = Signal(24)
-        shift = Signal(range(26))          # 150 - F - e, clipped to 25 (>= 17 - F when not big)
+        shift = Signal(range(26))          # 150 - F - e, clipped to 0..25 (>= 25 - F - b if not big)
         shifted = Signal(24)
         lost = Signal()
+        right = (150 - F) - e
+        if left > 0:                        # (otherwise e > 150 - F only for big values)
+            right = Mux(e >= 150 - F, 0, right)
         m.d.comb += [
             sig.eq(Cat(f, C(1, 1))),
-            shift.eq(Mux(e <= 125 - F, 25, (150 - F) - e)),
+            shift.eq(Mux(e <= 125 - F, 25, right)),
             shifted.eq(sig >> shift),
             lost.eq((shifted << shift)[:24] != sig),
         ]
+        value = shifted
+        if left > 0:
+            lshift = Signal(range(left + 1))
+            value = Signal(24 + left)
+            m.d.comb += [lshift.eq(Mux(e >= 150 - F, e - (150 - F), 0)),
+                         value.eq(shifted << lshift)]
         with m.If(big):
-            m.d.comb += self.mag.eq((INT8_MAX + 1) << F)
+            m.d.comb += self.mag.eq((1 << (b - 1)) << F)
         with m.Elif(~(zero | nan)):
-            m.d.comb += [self.mag.eq(shifted), self.sticky.eq(lost)]
+            m.d.comb += [self.mag.eq(value), self.sticky.eq(lost)]
         m.d.comb += [self.neg.eq(s & ~nan), self.nan.eq(nan)]
         return m
 

@@ -31,7 +31,7 @@ class SrUnit(BlockComponent):
         One fixed-point value per lane and beat; ``restart`` is forwarded to the random source
         with the beat (honoured by the ``replay`` scheme only); ``replay`` has a ``chain`` field
         too (seed chaining, forwarded likewise).
-    out : ``Out(stream.Signature(StructLayout({"code": ArrayLayout(signed(8), lanes), "sat": ArrayLayout(1, lanes)})))``
+    out : ``Out(stream.Signature(StructLayout({"code": ArrayLayout(signed(bits), lanes), "sat": ArrayLayout(1, lanes)})))``
         Saturated codes and per-lane saturation flags.
 
     Timing
@@ -51,7 +51,7 @@ class SrUnit(BlockComponent):
                 "x": data.ArrayLayout(signed(c.in_width), c.lanes), "restart": 1,
                 **({"chain": 1} if c.scheme == "replay" else {})}))),
             "out": Out(stream.Signature(data.StructLayout({
-                "code": data.ArrayLayout(signed(8), c.lanes),
+                "code": data.ArrayLayout(signed(c.bits), c.lanes),
                 "sat": data.ArrayLayout(unsigned(1), c.lanes)}))),
         }
 
@@ -70,7 +70,7 @@ class SrUnit(BlockComponent):
         ]
         for l in range(c.lanes):
             # the shared rounding stage, SR_F on the two's-complement fixed-point input
-            lane = RoundStage(c.in_width, c.frac_bits, ("sr",), twos=True)
+            lane = RoundStage(c.in_width, c.frac_bits, ("sr",), code_bits=c.bits, twos=True)
             m.submodules[f"sr{l}"] = lane
             m.d.comb += [
                 lane.x.eq(self.inp.payload.x[l]),

@@ -2,7 +2,8 @@
 
 Per-block files test the details; this file guarantees that no block misses a rung: Amaranth
 simulator and emitted Verilog on Icarus and Verilator, all with random gaps and stalls, against the
-golden expectations of the block's own scenario builder.
+golden expectations of the block's own scenario builder. The integer-code quantizers are also run
+at code widths other than 8 (``bits``, last section).
 """
 
 import numpy as np
@@ -124,3 +125,109 @@ def test_corrupted_golden_is_caught_native(name):
     assert any(m.startswith(f"{stream}[{i}]") for m in res.mismatches), res.mismatches[:3]
     assert res.inline_mismatches == 1
     assert res.report[0].startswith(f"{stream}[{i}]") and "differs" in res.report[1], res.report
+
+
+# --------------------------------------------------------------------------------------------
+# Code width bits (issue 15): the integer-code quantizers at widths other than the default 8
+# --------------------------------------------------------------------------------------------
+
+#: blocks whose codes have the width ``bits``; extra parameters per width (the SR unit's input
+#: gets one integer bit more than the code, so its scenario reaches every code and saturates)
+WIDTH_BLOCKS = {
+    "quantizer": lambda b: {},
+    "arc_quantizer": lambda b: {},
+    "sr_unit": lambda b: {"int_bits": min(16, b + 1)},
+    "dagq_quantizer": lambda b: {},
+    "gvq_quantizer": lambda b: {},
+}
+#: widths of the Amaranth rung (8 is the default rung above)
+WIDTHS = (2, 4, 6, 12)
+#: the one non-8 width of the compiled rungs (Icarus, Verilator, native, netlist) that the default
+#: suite runs, for the quantizer only (the shared lane of every other block; its budget is about
+#: 60 s of CPU); every other (block, width) pair of these rungs is marked ``slow``
+WIDTH_FAST = 4
+
+
+def _width_setup(name, b, vectors=96):
+    cfg, comp, sc = _setup(name, vectors, bits=b, **WIDTH_BLOCKS[name](b))
+    field = comp.signature.members["out"].signature.members["payload"].shape
+    assert field["code"].shape.elem_shape.width == b          # the port follows the width
+    return cfg, comp, sc
+
+
+def _slow_unless(cond):
+    return [] if cond else [pytest.mark.slow]
+
+
+def _width_params(default_pairs):
+    """(name, b) for every width block and width; the pairs in ``default_pairs`` run in the
+    default suite, the others behind ``slow``."""
+    return [pytest.param(n, b, id=f"{n}-b{b}", marks=_slow_unless((n, b) in default_pairs))
+            for n in WIDTH_BLOCKS for b in (2, 4, 6, 12)]
+
+
+@pytest.mark.parametrize("name", list(WIDTH_BLOCKS))
+@pytest.mark.parametrize("b", WIDTHS)
+def test_amaranth_width_rung(name, b):
+    """Gaps and stalls, and the exact output cycles, at every width; a wrong bit is caught."""
+    cfg, comp, sc = _width_setup(name, b)
+    res = run_amaranth(comp, sc, seed=4, gap=0.25, stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked > 0
+    res = run_amaranth(comp, sc, seed=4)
+    assert res.ok and res.out_cycles == sc.out_cycles, res.mismatches[:5]
+    if b == WIDTH_FAST:
+        stream, outs = next((s, o) for s, o in sc.outputs.items() if o)
+        i = len(outs) // 2
+        outs[i] ^= 1 << (outs[i].bit_length() // 2)
+        res = run_amaranth(comp, sc, seed=4, gap=0.25, stall=0.25)
+        assert not res.ok and any(m.startswith(f"{stream}[{i}]") for m in res.mismatches)
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("name, b", _width_params({("quantizer", WIDTH_FAST)}))
+def test_icarus_width_rung(tmp_path, name, b):
+    require("iverilog")
+    cfg, comp, sc = _width_setup(name, b)
+    res = run_cocotb(cfg, comp, sc, simulator="icarus", build_dir=tmp_path, seed=4, gap=0.25,
+                     stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked > 0
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("name, b", _width_params({("quantizer", WIDTH_FAST)}))
+def test_verilator_width_rung(tmp_path, name, b):
+    require("verilator")
+    cfg, comp, sc = _width_setup(name, b)
+    res = run_cocotb(cfg, comp, sc, simulator="verilator", build_dir=tmp_path, seed=4, gap=0.25,
+                     stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked > 0
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("name, b", _width_params({("quantizer", WIDTH_FAST)}))
+def test_native_width_rung(name, b):
+    from sim.native import run_native
+    require("verilator")
+    cfg, comp, sc = _width_setup(name, b)
+    res = run_native(cfg, comp, sc, seed=4, gap=0.25, stall=0.25)
+    assert res.ok, res.mismatches[:5]
+    res = run_native(cfg, comp, sc, seed=4)
+    assert res.ok and res.out_cycles == sc.out_cycles, res.mismatches[:5]
+
+
+@pytest.mark.synth
+@pytest.mark.cocotb
+@pytest.mark.parametrize("name, b", _width_params({("quantizer", WIDTH_FAST)}))
+def test_netlist_width_rung(tmp_path, name, b):
+    from hw.synth import netlist
+    require("iverilog")
+    params = dict(all_blocks()[name].netlist_params, bits=b, **WIDTH_BLOCKS[name](b))
+    cfg, comp, sc = _setup(name, vectors=48, **params)
+    sources = netlist(cfg, comp, workdir=tmp_path / "synth", target="ice40", cache=False)
+    res = run_cocotb(cfg, comp, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
+                     gap=0.25, stall=0.25, sources=sources)
+    assert res.ok, res.mismatches[:5]
+    assert res.checked > 0

@@ -735,6 +735,28 @@ def test_width_helpers_and_errors():
     assert list(c) == [7, -7, 7, -7, 6, 0] and list(s) == [1, 1, 1, 1, 0, 0] and n[-1]
 
 
+@pytest.mark.parametrize("b, F", [(2, 1), (2, 16), (4, 8), (6, 16), (12, 8), (12, 16), (16, 1),
+                                  (16, 9), (16, 16)])
+def test_hw_round_lane_width_matches_oracle(b, F):
+    """The combinational lane (Fp32ToFixed + RoundStage, all three modes selected at run time)
+    at width b: port width b, codes against the float64 oracle; F + b > 25 exercises the
+    left-shift path of the conversion."""
+    rng = np.random.default_rng(b * 100 + F)
+    v = width_stimulus(rng, 500, b)
+    r = rng.integers(0, 1 << F, v.size)
+    sel = rng.integers(0, 3, v.size)
+    dut = QuantizerLane(F, MODES, bits=b)
+    assert dut.code.shape().width == b and dut.code.shape().signed
+    got = np.array(_comb_run(dut, (dut.v, dut.mode, dut.rnd), (dut.code, dut.nan, dut.sat),
+                             zip(v, sel, r)))
+    with np.errstate(invalid="ignore"):                    # signalling NaN patterns
+        vf = from_bits(v)
+        want = [oracle_width(vf, md, F, r, b) for md in MODES]
+    for k in range(3):
+        assert _mismatches(tuple(g[sel == k] for g in got.T.astype(np.int64)),
+                           tuple(np.asarray(w)[sel == k] for w in want[k])) == 0, MODES[k]
+
+
 def _wrong_width_quantize_bits(x_bits, inv_bits, mode, F, rnd=None, bits=8):
     """A deliberately wrong golden: saturates at 2**(b-1) instead of 2**(b-1) - 1."""
     raw = fp32_to_fixed(fp32_mul_bits(x_bits, inv_bits), F, bits)
@@ -750,6 +772,18 @@ def test_mutation_wrong_width_caught(b):
     want = oracle_width(from_bits(fp32_mul_reference(x, _bits(1.0))), "rne", 8, None, b)
     assert _mismatches(_wrong_width_quantize_bits(x, _bits(1.0), "rne", 8, None, b), want) > 10
     assert _mismatches(quantize_bits(x, _bits(1.0), "rne", 8, None, b), want) == 0
+    if b == 4:
+        # on the hardware rung such a code does not even fit the b-bit port ...
+        with pytest.raises(ValueError, match=r"payload field code\.\d+=-?8 is out of range"):
+            _run(QuantizerConfig(mode="rne", lanes=4, bits=b), 1.0, n_beats=60,
+                 golden=_wrong_width_quantize_bits)
+
+        def short(x_bits, inv_bits, mode, F, rnd=None, bits=8):     # ... and one code short fails
+            c, n, sat = quantize_bits(x_bits, inv_bits, mode, F, rnd, bits)
+            L = 2 ** (bits - 1) - 1
+            return np.clip(c, 1 - L, L - 1), n, sat | (np.abs(c) == L)
+        res, _ = _run(QuantizerConfig(mode="rne", lanes=4, bits=b), 1.0, n_beats=60, golden=short)
+        assert not res.ok and any("out[" in m for m in res.mismatches)
 
 
 # --------------------------------------------------------------------------------------------

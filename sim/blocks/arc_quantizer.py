@@ -23,10 +23,12 @@ def clip_boundary_bits(c_bits: int) -> np.ndarray:
     return np.concatenate([b, b | SIGN_MASK])
 
 
-def stimulus_bits(rng: np.random.Generator, n: int, c_bits: int, inv_bits: int) -> np.ndarray:
-    """``n`` inputs: specials, clip and rounding boundaries, then gradient-like values (shuffled)."""
+def stimulus_bits(rng: np.random.Generator, n: int, c_bits: int, inv_bits: int,
+                  bits: int = 8) -> np.ndarray:
+    """``n`` inputs: specials, clip and rounding boundaries (code width ``bits``), then
+    gradient-like values (shuffled)."""
     fixed = np.concatenate([special_bits(), clip_boundary_bits(c_bits)])
-    bnd = boundary_bits(from_bits(np.int64(inv_bits))[()])
+    bnd = boundary_bits(from_bits(np.int64(inv_bits))[()], bits)
     if bnd.size:
         fixed = np.concatenate([fixed, rng.choice(bnd, min(bnd.size, max(0, n // 4)),
                                                   replace=False)])
@@ -50,14 +52,15 @@ def beats_scenario(cfg: ArcQuantizerConfig, layouts, rng: np.random.Generator, n
     if c_bits is None:
         c_bits = clip_value(ArcStatsConfig(), gradient_bits(rng, 256, specials=0.0)).c_bits
     if inv_bits is None:
-        inv_bits = int(to_bits(arc_scale(c_bits)[1]))
+        inv_bits = int(to_bits(arc_scale(c_bits, cfg.bits)[1]))
     if x_bits is None:
-        x_bits = stimulus_bits(rng, n_beats * P, c_bits, inv_bits)
+        x_bits = stimulus_bits(rng, n_beats * P, c_bits, inv_bits, cfg.bits)
     x_bits = np.asarray(x_bits, dtype=np.int64).reshape(-1)
     n_beats = max(1, -(-x_bits.size // P))
     x_bits = np.concatenate([x_bits, np.zeros(n_beats * P - x_bits.size, dtype=np.int64)])
     mode = "rne" if rne else "rtz"
-    codes, nan, sat, clip = golden(x_bits, c_bits, inv_bits, mode)
+    width = {} if cfg.bits == 8 else {"bits": cfg.bits}     # as sim.blocks.quantizer
+    codes, nan, sat, clip = golden(x_bits, c_bits, inv_bits, mode, **width)
     inputs = {"inp": [pack(layouts["inp"], [int(v) for v in x_bits[b * P:(b + 1) * P]])
                       for b in range(n_beats)]}
     outputs = {"out": [pack(layouts["out"], {
@@ -96,6 +99,7 @@ SPEC = BlockSpec(
     component=_component,
     scenario=scenario,
     summary="ARC lanes: clip FP32 to +-c, x * inv_scale (IEEE RNE, flush-to-zero), round toward "
-            "zero (or RNE by a run-time select when adaptive) to [-127, 127]",
+            "zero (or RNE by a run-time select when adaptive) to +-(2^(b-1)-1) (b = bits, "
+            "default 8)",
     demo_configs=({}, {"adaptive": True}),
 )

@@ -56,7 +56,7 @@ def beats_scenario(cfg: DagqQuantizerConfig, layouts, rng: np.random.Generator, 
                 th = np.float32(0.0)
             elif case == "gmax_eq_th":
                 th = gmax
-            regs = dagq_registers(th, gmax)
+            regs = dagq_registers(th, gmax, cfg.bits)
         fixed = np.concatenate([special_bits(), _around([regs.th, regs.gmax, 0.0])])
         fixed = rng.permutation(fixed)[:n // 2]
         x_bits = rng.permutation(np.concatenate([fixed, bits[:n - fixed.size]]))
@@ -104,7 +104,7 @@ SPEC = BlockSpec(
     config=DagqQuantizerConfig,
     component=_component,
     scenario=scenario,
-    summary="LowGradQ DAGQ: P FP32 -> INT8 + 2-bit region lanes, two scales and a threshold as "
+    summary="LowGradQ DAGQ: P FP32 -> b-bit code + 2-bit region lanes, two scales and a threshold as "
             "registers, SR_F with an RLSRU random source (OTS on the host)",
     demo_configs=({},),
     netlist_params={"lanes": 1},

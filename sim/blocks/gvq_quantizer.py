@@ -68,8 +68,8 @@ def beats_scenario(cfg: GvqQuantizerConfig, layouts, rng: np.random.Generator, n
         g = channel_tensor(rng, used, per)
         g[0, :, : per // 8] *= 2.5                       # the maximum jumps: MCS clips
         s, _, _ = gvq_scales(g, state, axis=1)
-        cb, ib = gvq_registers(s)
-        cb_old, ib_old = gvq_registers(s_old)
+        cb, ib = gvq_registers(s, cfg.bits)
+        cb_old, ib_old = gvq_registers(s_old, cfg.bits)
         chans = rng.permutation(cfg.channels)[:used]     # tensor channel j -> entry chans[j]
         xb = to_bits(g[0])
         sp = special_bits()
@@ -128,7 +128,7 @@ SPEC = BlockSpec(
     component=_component,
     scenario=scenario,
     summary="Distribution-Adaptive INT8 GVQ: per-channel (clip, inv) register file indexed by each "
-            "beat's channel, ARC clip + FP32 multiply + RNE/SR to INT8 (MCS update on the host)",
+            "beat's channel, ARC clip + FP32 multiply + RNE/SR to b-bit codes (MCS update on the host)",
     demo_configs=({}, {"mode": "sr"}),
     netlist_params={"lanes": 1, "channels": 4},
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.fp32 import EXP_MASK, SIGN_MASK, from_bits, to_bits
-from golden.quantizer import QuantizerConfig, quantize_bits
+from golden.quantizer import QuantizerConfig, code_max, quantize_bits
 from ..transactors import Scenario, pack
 
 __all__ = ["special_bits", "boundary_bits", "stimulus_bits", "beats_scenario", "scenario", "TYPICAL_INV_SCALES",
@@ -43,19 +43,22 @@ def _neighbours(x32, k=2):
     return out[(out & EXP_MASK) != EXP_MASK]
 
 
-def boundary_bits(inv_scale) -> np.ndarray:
+def boundary_bits(inv_scale, bits=8) -> np.ndarray:
     """Inputs whose scaled value ``x * inv_scale`` lies next to a decision boundary.
 
-    Around ``v`` = integers and half-integers up to 130 (ties), ``+-2**-F`` for small ``F``,
+    Around ``v`` = integers and half-integers up to 130 and around the code limit ``L`` and
+    ``2**(bits-1)`` of the code width (ties, saturation), ``+-2**-F`` for small ``F``,
     ``2**-126`` (the flush threshold of the product), the largest finite float (overflow of the
     product), all with both signs and within two ulps of the nearest representable input.
     """
     inv = np.float32(inv_scale)
     if not np.isfinite(inv) or inv == 0:
         return np.zeros(0, dtype=np.int64)
+    L = code_max(bits)
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
         targets = np.concatenate([
             np.arange(0, 131, dtype=np.float64), np.arange(0, 130, dtype=np.float64) + 0.5,
+            np.arange(L - 2, L + 4, dtype=np.float64), np.arange(L - 2, L + 3) + 0.5,
             2.0 ** -np.arange(1, 17), [2.0 ** -126, 2.0 ** -126 * (1 - 2.0 ** -24), 2.0 ** -127,
                                       float(np.finfo(np.float32).max), 2.0 ** 127],
         ])
@@ -65,22 +68,24 @@ def boundary_bits(inv_scale) -> np.ndarray:
     return np.unique(np.concatenate([b, b | SIGN_MASK]))
 
 
-def stimulus_bits(rng: np.random.Generator, n: int, inv_scale) -> np.ndarray:
+def stimulus_bits(rng: np.random.Generator, n: int, inv_scale, bits=8) -> np.ndarray:
     """``n`` FP32 input patterns: every special class and boundary first, then a random mix.
 
     The random part draws uniform bit patterns, Gaussian "gradients" scaled so that the codes
-    spread over the INT8 range, and values landing on integers and half-integers after scaling.
+    spread over the ``bits``-bit range (sd ``40 L / 127`` codes), and values landing on integers
+    and half-integers up to ``L + 4`` after scaling.
     The order is shuffled; when ``n`` is smaller than the special and boundary sets, a random
     subset of them is taken (the specials always first).
     """
-    fixed = np.concatenate([special_bits(), boundary_bits(inv_scale)])
+    fixed = np.concatenate([special_bits(), boundary_bits(inv_scale, bits)])
     inv = float(np.float32(inv_scale))
+    L = code_max(bits)
     k = max(0, n - fixed.size)
     parts = [rng.integers(0, 1 << 32, k // 3, dtype=np.int64)]
-    scale = 40.0 / inv if np.isfinite(inv) and inv != 0 else 1.0
+    scale = 40.0 * L / 127 / inv if np.isfinite(inv) and inv != 0 else 1.0
     with np.errstate(over="ignore"):
         parts.append(to_bits((rng.standard_normal(k // 3) * scale).astype(np.float32)))
-        halves = rng.integers(-262, 263, k - 2 * (k // 3)) / 2.0
+        halves = rng.integers(-2 * (L + 4), 2 * (L + 4) + 1, k - 2 * (k // 3)) / 2.0
         parts.append(to_bits((halves * (1.0 / inv if np.isfinite(inv) and inv != 0 else 1.0))
                              .astype(np.float32)))
     if fixed.size > n:
@@ -99,15 +104,16 @@ def beats_scenario(cfg: QuantizerConfig, layouts, rng: np.random.Generator, n_be
 
     ``x_bits`` may give the inputs explicitly (flattened, padded with zeros to whole beats);
     ``rnd`` the SR random integers (drawn from ``rng`` when omitted). ``golden`` computes the
-    expectations (replaceable for mutation tests). Returns ``(scenario, data)`` with ``data`` a
-    dict of the flattened ``x_bits``, ``rnd``, ``codes``, ``nan`` and ``sat`` arrays.
+    expectations (replaceable for mutation tests; it gets ``bits=cfg.bits`` unless the width is
+    the default 8, so a replacement written for 8-bit codes needs no such argument). Returns
+    ``(scenario, data)`` with ``data`` a dict of the flattened ``x_bits``, ``rnd``, ``codes``, ``nan`` and ``sat`` arrays.
     """
     P = cfg.lanes
     if inv_bits is None:
         inv_bits = int(to_bits(np.float32(inv_scale)))
     inv_bits = int(inv_bits)
     if x_bits is None:
-        x_bits = stimulus_bits(rng, n_beats * P, from_bits(inv_bits))
+        x_bits = stimulus_bits(rng, n_beats * P, from_bits(inv_bits), cfg.bits)
     x_bits = np.asarray(x_bits, dtype=np.int64)
     n_beats = -(-x_bits.size // P)
     x_bits = np.concatenate([x_bits, np.zeros(n_beats * P - x_bits.size, dtype=np.int64)])
@@ -116,7 +122,8 @@ def beats_scenario(cfg: QuantizerConfig, layouts, rng: np.random.Generator, n_be
         rnd = rng.integers(0, 1 << cfg.frac_bits, x_bits.size, dtype=np.int64)
     if sr:
         rnd = np.asarray(rnd, dtype=np.int64).reshape(-1)
-    codes, nan, sat = golden(x_bits, inv_bits, cfg.mode, cfg.frac_bits, rnd if sr else None)
+    width = {} if cfg.bits == 8 else {"bits": cfg.bits}
+    codes, nan, sat = golden(x_bits, inv_bits, cfg.mode, cfg.frac_bits, rnd if sr else None, **width)
     inputs = {"inp": [pack(layouts["inp"], [int(v) for v in x_bits[b * P:(b + 1) * P]])
                       for b in range(n_beats)]}
     if sr:
@@ -156,8 +163,9 @@ SPEC = BlockSpec(
     config=QuantizerConfig,
     component=_component,
     scenario=scenario,
-    summary="P FP32 -> INT8 quantizer lanes: x * inv_scale (IEEE RNE, flush-to-zero), then RNE, "
-            "RTZ or SR_F with a swappable random-source stream, saturated to [-127, 127]",
-    demo_configs=({}, {"mode": "rtz"}, {"mode": "sr"}),
+    summary="P FP32 -> b-bit quantizer lanes: x * inv_scale (IEEE RNE, flush-to-zero), then RNE, "
+            "RTZ or SR_F with a swappable random-source stream, saturated to +-(2^(b-1)-1) "
+            "(b = bits, default 8: [-127, 127])",
+    demo_configs=({}, {"mode": "rtz"}, {"mode": "sr"}, {"mode": "sr", "bits": 4}),
     netlist_params={"lanes": 1},
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from golden.quantizer import code_max
 from golden.sr_unit import SrUnitConfig, run
 from ..transactors import Scenario, pack
 
@@ -14,21 +15,22 @@ def stimulus(cfg: SrUnitConfig, rng: np.random.Generator, n_beats: int) -> np.nd
     """``(n_beats, lanes)`` input integers: range ends, saturation edges and random values.
 
     The fixed part (first beats, shuffled) holds both ends of the input range, zero, ``+-1``,
-    and the values around the saturation thresholds ``+-127 * 2**F`` and ``+-128 * 2**F`` that
-    fit; the rest is half uniform over the whole range and half uniform over ``(-130, 130)`` in
-    value units (so most codes are not saturated).
+    and the values around the saturation thresholds ``+-L * 2**F`` and ``+-(L + 1) * 2**F`` that
+    fit (``L = 2**(bits-1) - 1``, 127 for 8 bits); the rest is half uniform over the whole range
+    and half uniform over ``(-(L + 3), L + 3)`` in value units (so most codes are not saturated).
     """
     lo, hi = cfg.x_range
     one = 1 << cfg.frac_bits
+    L = code_max(cfg.bits)
     edges = [lo, lo + 1, hi - 1, hi, 0, 1, -1, one - 1, -one, -one + 1]
-    for k in (127, 128):
+    for k in (L, L + 1):
         for d in (-1, 0, 1):
             edges += [k * one + d, -k * one + d, -k * one - one + d]
     fixed = np.array(sorted({e for e in edges if lo <= e <= hi}), dtype=np.int64)
     n = n_beats * cfg.lanes
     k = max(0, n - fixed.size)
     wide = rng.integers(lo, hi, k // 2, endpoint=True)
-    near = rng.integers(max(lo, -130 * one), min(hi, 130 * one), k - k // 2, endpoint=True)
+    near = rng.integers(max(lo, -(L + 3) * one), min(hi, (L + 3) * one), k - k // 2, endpoint=True)
     x = np.concatenate([rng.permutation(fixed), rng.permutation(np.concatenate([wide, near]))])
     return x[:n].reshape(n_beats, cfg.lanes).astype(np.int64)
 
@@ -73,7 +75,7 @@ SPEC = BlockSpec(
     config=SrUnitConfig,
     component=_component,
     scenario=scenario,
-    summary="RLSRU random source + P SR_F stages on fixed-point inputs, saturated to INT8; "
+    summary="RLSRU random source + P SR_F stages on fixed-point inputs, saturated to b bits; "
             "synthesized per reuse scheme by sim.rlsru_sweep",
     demo_configs=({}, {"scheme": "per_lane"}, {"scheme": "phase"}),
 )
