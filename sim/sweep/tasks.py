@@ -161,6 +161,8 @@ def _train(task: Task) -> dict:
     return {"final_acc": r.final_acc, "test_acc": [round(a, 4) for a in r.test_acc],
             "train_loss": [round(x, 5) for x in r.train_loss],
             "epoch_seconds": [round(x, 3) for x in r.epoch_seconds],
+            "epoch_seconds_mean": round(sum(r.epoch_seconds) / len(r.epoch_seconds), 3)
+            if r.epoch_seconds else None,
             "int_overflows": r.int_overflows, "config": kw}
 
 
