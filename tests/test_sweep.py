@@ -262,6 +262,26 @@ def test_interrupted_sweep_resumes(tmp_path):
     assert sorted(o.row["report"]["k"] for o in run.outcomes) == list(range(1, 13))
 
 
+def tool_crash_metric(cfg, params, log):
+    """Fails like hw.synth.tools.run_tool: the message names the tool log."""
+    Path(log).write_text("ERROR: Assert `x' failed in some_pass\n")
+    raise RuntimeError(f"yosys failed (exit code 1); see {log}: ERROR: Assert")
+
+
+def test_failed_row_keeps_the_tool_log(tmp_path):
+    log = tmp_path / "script.log"
+    raw = {"name": "crash", "grid": [{"params": {"k": [1]}, "measure": ["metric"],
+                                      "metric": {"name": "tests.test_sweep:tool_crash_metric",
+                                                 "args": {"log": str(log)}}}]}
+    run = run_sweep(parse_spec(raw), db=tmp_path / "c.sqlite", jobs=1, progress=False)
+    row = run.outcomes[0].row
+    assert row["status"] == "failed" and row["attempts"] == 2
+    assert "yosys failed (exit code 1)" in row["stderr"]
+    assert f"--- {log}" in row["stderr"] and "Assert `x' failed in some_pass" in row["stderr"]
+    rep = write_report(run, tmp_path / "out")
+    assert "## Failed measurements" in Path(rep["paths"]["markdown"]).read_text()
+
+
 def test_cli_sweep_and_report(tmp_path):
     spec = tmp_path / "small.toml"
     spec.write_text('name = "small"\n[[grid]]\nblock = "lfsr"\nparams = { width = [8, 16] }\n'
