@@ -28,6 +28,10 @@ Policy (identical in golden model and hardware)
   Inf * 0 -> NaN; Inf +- finite -> Inf with Inf's sign; Inf * nonzero -> Inf with the XOR sign.
   Every NaN result is the **canonical NaN** ``0 | all-ones exponent | 1 << (m-1)`` (sign clear,
   quiet bit set) and has its ``nan`` flag set; NaN payloads are not propagated.
+* Mixed-format addition (:func:`fp_add` with ``fmt_b``, the ``addend_man`` parameter of the
+  ``fp_add`` and ``dga`` blocks): an accumulator value of ``fmt`` plus an addend of a wider
+  format is the exact sum rounded once to ``fmt``, with the same saturation, Inf/NaN and
+  signed-zero rules (only the rounded sum saturates).
 * Signed zeros follow IEEE 754 for RNE and RTZ: an exact zero sum of nonzero operands is +0,
   ``(-0) + (-0) = -0``, ``(+0) + (-0) = +0``; a product's zero has the XOR of the signs.
 
