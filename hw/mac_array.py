@@ -222,14 +222,55 @@ class MacArray(BlockComponent):
             m.d.sync += [sh.eq(s_bits), sh_ovf.eq(ovf_acc | s_ovf)]
         return sh, sh_ovf, pending
 
+    def _int8_pe(self, m, name, en, a_left, b_top, ctl):
+        """One INT8 processing element: ``acc <= (first ? 0 : acc) + a*b`` with the overflow
+        policy, and the shadow register. Returns ``(shadow, shadow_ovf, done)``."""
+        c = self._cfg
+        W = c.acc_width
+        pw = c.a_width + c.b_width
+        if c.pipelined:
+            prod = Signal(signed(pw), name=f"{name}_prod")
+            ctl_p = Signal(_ctl_layout(), name=f"{name}_ctlp")
+            with m.If(en):
+                m.d.sync += [prod.eq(a_left * b_top), ctl_p.eq(ctl)]
+            ctl = ctl_p
+        else:
+            prod = Signal(signed(pw), name=f"{name}_prod", attrs={"keep": 1})
+            m.d.comb += prod.eq(a_left * b_top)
+
+        acc = Signal(signed(W), name=f"{name}_acc")
+        acc_ovf = Signal(name=f"{name}_accovf")
+        res = Signal(signed(W), name=f"{name}_res")
+        res_ovf = Signal(name=f"{name}_resovf")
+        total = Signal(signed(W + 1), name=f"{name}_sum")
+        base = Mux(ctl.first, 0, acc)
+        m.d.comb += total.eq(base + prod)
+        ovf_now = total[W] ^ total[W - 1]
+        if c.overflow == "wrap":
+            m.d.comb += res.eq(total[:W])
+        else:
+            sat = Mux(total[W], Const(c.acc_min, signed(W)), Const(c.acc_max, signed(W)))
+            m.d.comb += res.eq(Mux(ovf_now, sat, total[:W]))
+        m.d.comb += res_ovf.eq(ovf_now | (acc_ovf & ~ctl.first))
+
+        sh = Signal(signed(W), name=f"{name}_shadow")
+        sh_ovf = Signal(name=f"{name}_shovf")
+        with m.If(en & ctl.valid):
+            m.d.sync += [acc.eq(res), acc_ovf.eq(res_ovf)]
+            with m.If(ctl.last):
+                m.d.sync += [sh.eq(res), sh_ovf.eq(res_ovf)]
+        return sh, sh_ovf, ctl.valid & ctl.last
+
     def elaborate(self, platform):
-        if self._cfg.pe == "fp8":
-            return self._elaborate_fp8()
         m = Module()
         c = self._cfg
         R, C = c.rows, c.cols
-        W = c.acc_width
         S = self._cfg.spacing
+        fp8 = c.pe == "fp8"
+        grouped = c.grouped
+        a_shape = 8 if fp8 else signed(c.a_width)
+        b_shape = 8 if fp8 else signed(c.b_width)
+        pe = self._fp8_pe if fp8 else self._int8_pe
 
         en = Signal()                     # the whole array advances by one step
         row_done = Signal(R)              # row i of some tile is complete (at most one bit set)
@@ -253,137 +294,10 @@ class MacArray(BlockComponent):
             with m.If(accept):
                 m.d.sync += expect_first.eq(self.inp.payload.last)
 
-        # --- input register and skew ---------------------------------------------------------
-        # Row i: (a, ctl) delayed by 1 + i registers; column j: b delayed by 1 + j registers.
-        def delay_chain(name, shape, value, depth):
-            prev = value
-            for d in range(depth):
-                reg = Signal(shape, name=f"{name}_d{d}")
-                with m.If(en):
-                    m.d.sync += reg.eq(prev)
-                prev = reg
-            return prev
-
-        row_a, row_ctl = [], []
-        for i in range(R):
-            ctl = Signal(_ctl_layout(), name=f"ctl_in{i}")
-            m.d.comb += [ctl.valid.eq(accept), ctl.first.eq(expect_first),
-                         ctl.last.eq(self.inp.payload.last)]
-            row_a.append(delay_chain(f"a_skew{i}", signed(c.a_width), self.inp.payload.a[i], 1 + i))
-            row_ctl.append(delay_chain(f"ctl_skew{i}", _ctl_layout(), ctl, 1 + i))
-        col_b = [delay_chain(f"b_skew{j}", signed(c.b_width), self.inp.payload.b[j], 1 + j)
-                 for j in range(C)]
-
-        # --- processing elements -------------------------------------------------------------
-        shadow = [[None] * C for _ in range(R)]
-        shadow_ovf = [[None] * C for _ in range(R)]
-        b_from_above = list(col_b)
-        for i in range(R):
-            a_left, ctl_left = row_a[i], row_ctl[i]
-            for j in range(C):
-                b_top = b_from_above[j]
-                pw = c.a_width + c.b_width
-                if c.pipelined:
-                    prod = Signal(signed(pw), name=f"pe{i}_{j}_prod")
-                    ctl = Signal(_ctl_layout(), name=f"pe{i}_{j}_ctlp")
-                    with m.If(en):
-                        m.d.sync += [prod.eq(a_left * b_top), ctl.eq(ctl_left)]
-                else:
-                    prod = Signal(signed(pw), name=f"pe{i}_{j}_prod", attrs={"keep": 1})
-                    ctl = ctl_left
-                    m.d.comb += prod.eq(a_left * b_top)
-
-                acc = Signal(signed(W), name=f"pe{i}_{j}_acc")
-                acc_ovf = Signal(name=f"pe{i}_{j}_accovf")
-                res = Signal(signed(W), name=f"pe{i}_{j}_res")
-                res_ovf = Signal(name=f"pe{i}_{j}_resovf")
-                total = Signal(signed(W + 1), name=f"pe{i}_{j}_sum")
-                base = Mux(ctl.first, 0, acc)
-                m.d.comb += total.eq(base + prod)
-                ovf_now = total[W] ^ total[W - 1]
-                if c.overflow == "wrap":
-                    m.d.comb += res.eq(total[:W])
-                else:
-                    sat = Mux(total[W], Const(c.acc_min, signed(W)), Const(c.acc_max, signed(W)))
-                    m.d.comb += res.eq(Mux(ovf_now, sat, total[:W]))
-                m.d.comb += res_ovf.eq(ovf_now | (acc_ovf & ~ctl.first))
-
-                sh = Signal(signed(W), name=f"pe{i}_{j}_shadow")
-                sh_ovf = Signal(name=f"pe{i}_{j}_shovf")
-                with m.If(en & ctl.valid):
-                    m.d.sync += [acc.eq(res), acc_ovf.eq(res_ovf)]
-                    with m.If(ctl.last):
-                        m.d.sync += [sh.eq(res), sh_ovf.eq(res_ovf)]
-                shadow[i][j], shadow_ovf[i][j] = sh, sh_ovf
-
-                if j == C - 1:
-                    with m.If(en):
-                        m.d.sync += row_done[i].eq(ctl.valid & ctl.last)
-                else:
-                    a_next = Signal(signed(c.a_width), name=f"pe{i}_{j}_a")
-                    ctl_next = Signal(_ctl_layout(), name=f"pe{i}_{j}_ctl")
-                    with m.If(en):
-                        m.d.sync += [a_next.eq(a_left), ctl_next.eq(ctl_left)]
-                    a_left, ctl_left = a_next, ctl_next
-                if i < R - 1:
-                    b_next = Signal(signed(c.b_width), name=f"pe{i}_{j}_b")
-                    with m.If(en):
-                        m.d.sync += b_next.eq(b_top)
-                    b_from_above[j] = b_next
-
-        # --- drain: one-hot AND-OR row select ------------------------------------------------
-        for j in range(C):
-            terms = [Mux(row_done[i], shadow[i][j], 0) for i in range(R)]
-            col = terms[0]
-            for t in terms[1:]:
-                col = col | t
-            m.d.comb += self.out.payload.data[j].eq(col)
-        row_idx = 0
-        for i in range(1, R):
-            row_idx = row_idx | Mux(row_done[i], i, 0)
-        row_ovf = [Cat(*shadow_ovf[i]).any() for i in range(R)]
-        m.d.comb += [
-            self.out.valid.eq(row_done.any()),
-            self.out.payload.row.eq(row_idx),
-            self.out.payload.last.eq(row_done[R - 1]),
-            self.out.payload.ovf.eq(Cat(*[row_done[i] & row_ovf[i] for i in range(R)]).any()),
-        ]
-        with m.If(self.out.valid & self.out.ready & self.out.payload.ovf):
-            m.d.sync += self.overflow.eq(1)
-        return m
-
-    def _elaborate_fp8(self):
-        m = Module()
-        c = self._cfg
-        R, C = c.rows, c.cols
-        S = c.spacing
-        grouped = c.grouped
-        W = c.fmt.width
-
-        en = Signal()
-        row_done = Signal(R)
-        m.d.comb += en.eq(~(row_done.any() & ~self.out.ready))
-
-        since_last = Signal(range(S + 1), init=S)
-        too_soon = Signal()
-        expect_first = Signal(init=1)
-        accept = Signal()
-        m.d.comb += [
-            too_soon.eq(since_last < S),
-            self.inp.ready.eq(en & ~(self.inp.payload.last & too_soon)),
-            accept.eq(self.inp.valid & self.inp.ready),
-        ]
-        with m.If(en):
-            with m.If(accept & self.inp.payload.last):
-                m.d.sync += since_last.eq(1)
-            with m.Elif(too_soon):
-                m.d.sync += since_last.eq(since_last + 1)
-            with m.If(accept):
-                m.d.sync += expect_first.eq(self.inp.payload.last)
-
-        # one group counter for the whole array: with static and DGA groups the close pattern
-        # depends only on the beat sequence, which every PE sees (skewed) in the same order
-        close = Const(0)
+        # --- FP8 grouped orders: one group counter for the whole array ------------------------
+        # with static and DGA groups the close pattern depends only on the beat sequence, which
+        # every PE sees (skewed) in the same order; a `close` bit travels with the control bits
+        close = None
         if grouped:
             if c.order == "dga":
                 G = Signal(range(2 * GROUP_SIZE_MAX), name="group_size")
@@ -393,6 +307,8 @@ class MacArray(BlockComponent):
                 G = c.group_size
             _, close = dga_group_counter(m, c.dga_config, accept, self.inp.payload.last, G)
 
+        # --- input register and skew ---------------------------------------------------------
+        # Row i: (a, ctl) delayed by 1 + i registers; column j: b delayed by 1 + j registers.
         def delay_chain(name, shape, value, depth):
             prev = value
             for d in range(depth):
@@ -410,10 +326,12 @@ class MacArray(BlockComponent):
                          ctl.last.eq(self.inp.payload.last)]
             if grouped:
                 m.d.comb += ctl.close.eq(close)
-            row_a.append(delay_chain(f"a_skew{i}", 8, self.inp.payload.a[i], 1 + i))
+            row_a.append(delay_chain(f"a_skew{i}", a_shape, self.inp.payload.a[i], 1 + i))
             row_ctl.append(delay_chain(f"ctl_skew{i}", lay, ctl, 1 + i))
-        col_b = [delay_chain(f"b_skew{j}", 8, self.inp.payload.b[j], 1 + j) for j in range(C)]
+        col_b = [delay_chain(f"b_skew{j}", b_shape, self.inp.payload.b[j], 1 + j)
+                 for j in range(C)]
 
+        # --- processing elements -------------------------------------------------------------
         shadow = [[None] * C for _ in range(R)]
         shadow_ovf = [[None] * C for _ in range(R)]
         b_from_above = list(col_b)
@@ -421,27 +339,32 @@ class MacArray(BlockComponent):
             a_left, ctl_left = row_a[i], row_ctl[i]
             for j in range(C):
                 b_top = b_from_above[j]
-                sh, sh_ovf, done = self._fp8_pe(m, f"pe{i}_{j}", en, a_left, b_top, ctl_left)
+                sh, sh_ovf, done = pe(m, f"pe{i}_{j}", en, a_left, b_top, ctl_left)
                 shadow[i][j], shadow_ovf[i][j] = sh, sh_ovf
+
                 if j == C - 1:
                     with m.If(en):
                         m.d.sync += row_done[i].eq(done)
                 else:
-                    a_next = Signal(8, name=f"pe{i}_{j}_a")
+                    a_next = Signal(a_shape, name=f"pe{i}_{j}_a")
                     ctl_next = Signal(lay, name=f"pe{i}_{j}_ctl")
                     with m.If(en):
                         m.d.sync += [a_next.eq(a_left), ctl_next.eq(ctl_left)]
                     a_left, ctl_left = a_next, ctl_next
                 if i < R - 1:
-                    b_next = Signal(8, name=f"pe{i}_{j}_b")
+                    b_next = Signal(b_shape, name=f"pe{i}_{j}_b")
                     with m.If(en):
                         m.d.sync += b_next.eq(b_top)
                     b_from_above[j] = b_next
 
+        # --- drain: one-hot AND-OR row select ------------------------------------------------
         for j in range(C):
-            col = Const(0, W)
-            for i in range(R):
-                col = col | Mux(row_done[i], shadow[i][j], 0)
+            terms = [Mux(row_done[i], shadow[i][j], 0) for i in range(R)]
+            if fp8:     # written as 0 | t0 | t1 ... (the form the FP8 area study synthesized)
+                terms = [Const(0, c.fmt.width)] + terms
+            col = terms[0]
+            for t in terms[1:]:
+                col = col | t
             m.d.comb += self.out.payload.data[j].eq(col)
         row_idx = 0
         for i in range(1, R):

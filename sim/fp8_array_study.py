@@ -28,7 +28,9 @@ Reference: the float64 dot product of the exact FP8 products (every product is e
 float64; float64 summation error is below 1e-12 relative, far below FP12's). Metric per GEMM,
 as the standalone DGA study (``bench/dga_study.json``, row ``E5M6 hw``, whose addends are also
 products rounded to E5M6): mean over output elements of ``|C - exact| / ||p||_2`` (``p`` the
-element's products), and the median relative error over elements with ``exact != 0``.
+element's products), and the median relative error over elements with ``exact != 0``. For the
+E4M3 x E4M3 (forward) GEMMs the ``<order>_exact`` rows are the array with ``product="exact"``
+(products not rounded on their own: one rounding per MAC).
 """
 
 from __future__ import annotations
@@ -169,9 +171,9 @@ def training_step_gemms(seed=0, batch=64):
     return out
 
 
-def gemm_error(order, a_fmt, A, b_fmt, B) -> dict:
-    """Error of the FP12 array (``order``) on ``A @ B`` against the exact products' sum."""
-    cfg = MacArrayConfig(pe="fp8", order=order, a_fmt=a_fmt, b_fmt=b_fmt)
+def gemm_error(order, a_fmt, A, b_fmt, B, product="rounded") -> dict:
+    """Error of the FP12 array (``order``, ``product``) on ``A @ B`` against the exact sum."""
+    cfg = MacArrayConfig(pe="fp8", order=order, a_fmt=a_fmt, b_fmt=b_fmt, product=product)
     Ab, Bb = _codes(cfg.fmt_a, A), _codes(cfg.fmt_b, B)
     C, ovf = fp8_gemm(cfg, Ab, Bb)
     got = decode(cfg.fmt, C)
@@ -198,6 +200,8 @@ def run_error(seed=0, batch=64, orders=("seq", "static", "dga"), log=print) -> d
                "dga_group_size": dga_group_size(K)}
         for order in orders:
             row[order] = gemm_error(order, fa, A, fb, B)
+            if fa == fb == "e4m3":                 # exact E5M7 products: one rounding per MAC
+                row[f"{order}_exact"] = gemm_error(order, fa, A, fb, B, "exact")
         res[name] = row
         log(f"  {name:5s} {M:5d} x {K:5d} x {N:4d} ({fa} x {fb}, G={row['dga_group_size']}): " +
             "  ".join(f"{o} {row[o]['norm_err_mean']:.2e}" for o in orders))
