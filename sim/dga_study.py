@@ -425,7 +425,8 @@ def mixed_area_spec() -> dict:
 def measure_mixed_area(say=print, jobs=1, db=None, scheduler=None) -> dict:
     """iCE40 (LUT, FF, carry) and OSU 0.18 um (area, critical path) of the FP12 adder and the DGA
     (two adders, one adder) with E5M6 addends and with E5M7 addends (``addend_man=7``, one
-    rounding); ratios E5M7 / E5M6 per pair. The syntheses are one sweep (:func:`mixed_area_spec`)."""
+    rounding); ratios E5M7 / E5M6 per pair. The syntheses are one sweep
+    (:func:`mixed_area_spec`)."""
     from sim.sweep import parse_spec, run_sweep
     from sim.sweep.spec import make_config
     run = run_sweep(parse_spec(mixed_area_spec()), db=db, jobs=jobs, scheduler=scheduler)

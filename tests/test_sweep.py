@@ -146,7 +146,8 @@ def test_schema_version_guard(tmp_path):
     db = tmp_path / "old.sqlite"
     Store(db).close()
     con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                (str(SCHEMA_VERSION + 1),))
     con.commit()
     con.close()
     with pytest.raises(ConfigError, match="schema version"):

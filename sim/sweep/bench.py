@@ -40,7 +40,8 @@ def _timed(spec, db, jobs):
 
 def main(argv=None):
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m sim.sweep.bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m sim.sweep.bench",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=2,
                     help="-j 1 / -j 2 pairs, interleaved (default 2); the best of each is kept")
     args = ap.parse_args(argv)

@@ -251,7 +251,8 @@ def run_sweep(spec, db=None, jobs=1, scheduler=None, retry_failed=False, progres
     db = default_db() if db is None else db
     run = SweepRun(spec=spec, db=str(db))
     with Store(db) as store:
-        ex = DaskExecutor(scheduler, connect_timeout) if scheduler is not None else LocalExecutor(jobs)
+        ex = (DaskExecutor(scheduler, connect_timeout) if scheduler is not None
+              else LocalExecutor(jobs))
         run.workers = ex.describe()
         say(f"sweep {spec.name}: {len(spec.points)} point(s), {len(spec.tasks)} task(s) on "
             f"{run.workers}; database {db}")
@@ -279,9 +280,12 @@ def run_sweep(spec, db=None, jobs=1, scheduler=None, retry_failed=False, progres
                     prog.update("failed", _describe(t) + ": emission failed")
                 else:
                     todo.append((t, k, text))
+            if progress and not lookup_only:
+                say(f"{prog.cached} stored already, {len(todo)} to run")
             futs = {}
             for t, k, text in todo:
-                futs[ex.submit(run_task, t, text if t.measure == "synth" else None)] = (t, k, text, 1)
+                fut = ex.submit(run_task, t, text if t.measure == "synth" else None)
+                futs[fut] = (t, k, text, 1)
             pending = set(futs)
             while pending:
                 for f in ex.wait(pending):

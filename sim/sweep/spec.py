@@ -281,7 +281,8 @@ def parse_spec(raw: dict, path=None, name=None) -> Spec:
                                       "out", "where", "label"))
     for k in ("x_sense", "y_sense"):
         if report.get(k, "min") not in ("min", "max"):
-            raise ConfigError(f"[report] {k} {report[k]!r} is unknown: allowed values are min, max.")
+            raise ConfigError(f"[report] {k} {report[k]!r} is unknown: allowed values are min, "
+                              f"max.")
     name = raw.get("name") or name or (Path(path).stem if path else "sweep")
     return Spec(name=name, description=raw.get("description", ""), path=path, points=points,
                 tasks=unique, report=report, raw=raw)
