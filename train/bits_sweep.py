@@ -206,12 +206,14 @@ def plot_area(area, summary, path):
                         ys.append(100 * s["mean"])
                         bs.append(int(r["bits"]))
                 if xs:
+                    xs, ys, bs = zip(*sorted(zip(xs, ys, bs), key=lambda t: t[2]))
                     ax.plot(xs, ys, marker=mk, ls=":", label=f"{label} {ds}")
                     for x, y, b in zip(xs, ys, bs):
                         ax.annotate(str(b), (x, y), fontsize=6, xytext=(2, 2),
                                     textcoords="offset points")
                     drawn = True
-        ax.set_xlabel(f"gradient quantizer area ({unit}, bench/bits_area.json)")
+        ax.set_xlabel(f"gradient quantizer lane area ({unit}, bench/bits_area.json; SR without "
+                      f"its RLSRU)")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, ncol=2)
