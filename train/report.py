@@ -78,6 +78,9 @@ def block_luts(arith, grad=None, rlsru=None, acc=None, lanes=16) -> list:
                    .get("ice40", {}).get("lut"))
             out.append({"block": "rlsru", "config": f"{lanes} lanes, F=8, {rlsru}", "lut": lut,
                         "source": "bench/rlsru_sweep.json results"})
+        if grad in ("dagq", "gvq"):
+            out.append({"block": f"{grad}_quantizer", "config": f"{lanes} lanes", "lut": None,
+                        "source": "no 16-lane synthesis result in bench/"})
         if grad == "arc":
             out.append({"block": "arc_quantizer", "config": f"{lanes} lanes",
                         "lut": _arc_area("arc_quantizer", lanes),

@@ -202,7 +202,12 @@ def markdown(doc) -> str:
         f = ref.get((r["dataset"], r["epochs"]))
         d = "" if f is None or r["arith"] == "fp32" else f"{100 * (r['acc_mean'] - f):+.2f}"
         m = r.get("mac_array", {})
-        luts = " + ".join(f"{_label(b)} {b['lut']}" for b in r["blocks"] if b["lut"]) or "-"
+        blocks = r["blocks"]
+        if r["arith"] in ("fp32", "fp8") or (r["arith"] == "int8" and "bits_fwd" not in r):
+            from .report import block_luts      # read from bench/ now, as the record was
+            blocks = block_luts(r["arith"], r["grad"], r["rlsru"], r["acc"])
+        luts = " + ".join(f"{_label(b)} {b['lut'] if b['lut'] else 'n/a'}"
+                          for b in blocks if b["lut"] or b["block"] != "mac_array") or "-"
         lines.append(f"| {r['dataset']} | {r['mode']} | {r['epochs']} | "
                      f"{100 * r['acc_mean']:.2f} +- {100 * r['acc_std']:.2f} | {d} | "
                      f"{m.get('cycles', '')} | {100 * m.get('utilization', 0):.1f} % | {luts} | "
