@@ -247,8 +247,10 @@ def main(argv=None):
     if args.results and "area" in data:
         res_path = REPO / "bench" / "results.json"
         res = json.loads(res_path.read_text()) if res_path.exists() else {}
-        res["fp8_array"] = {"area": data["area"], "source": "python -m sim.fp8_array_study"}
-        res_path.write_text(json.dumps(res, indent=1) + "\n")
+        res["fp8_array"] = {"area": data["area"],
+                            "source": "python -m sim.fp8_array_study --part area --results",
+                            "error_on_trainer_gemms": "bench/fp8_array_study.json key error"}
+        res_path.write_text(json.dumps(res, indent=2) + "\n")
         print(f"updated {res_path} (key fp8_array)")
     return 0
 
