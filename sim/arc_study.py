@@ -490,8 +490,11 @@ def main(argv=None):
     plot_error(res["error"], img / "arc_error.png")
     if "area" in res:
         plot_area(res["area"], img / "arc_area.png")
+        import shutil
         from sim.sweep import write_report      # Pareto front of LUT vs error, CSV
-        for k, v in write_report(run)["paths"].items():
+        paths = write_report(run)["paths"]
+        shutil.copyfile(paths["pareto_png"], img / "arc_pareto.png")
+        for k, v in paths.items():
             print(f"report {k}: {v}")
     print(_tables(res))
     print(f"wrote {out} in {res['seconds']} s")

@@ -667,8 +667,10 @@ def write(sweep, json_path=JSON_PATH, png_path=PNG_PATH):
     Path(json_path).write_text(json.dumps(sweep, indent=1) + "\n")
     plot(sweep, png_path)
     if run is not None:                       # the engine's report: Pareto front, effects, CSV
+        import shutil
         from sim.sweep import write_report
         sweep["report"] = write_report(run)["paths"]
+        shutil.copyfile(sweep["report"]["pareto_png"], Path(png_path).with_name("rlsru_pareto.png"))
     return sweep
 
 
