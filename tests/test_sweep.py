@@ -238,7 +238,8 @@ def test_interrupted_sweep_resumes(tmp_path):
     import time
     spec, db = tmp_path / "slow.toml", tmp_path / "i.sqlite"
     spec.write_text('name = "slow"\n[[grid]]\nparams = { k = { start = 1, stop = 12 } }\n'
-                    'measure = ["metric"]\nmetric = { name = "tests.test_sweep:slow_metric" }\n')
+                    'measure = ["metric"]\nmetric = { name = "tests.test_sweep:slow_metric", '
+                    'args = { seconds = 0.8 } }\n')
     proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(spec), "--db", str(db),
                              "--no-report", "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
