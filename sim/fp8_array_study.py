@@ -60,9 +60,9 @@ AREA_CONFIGS = {
                      {"pe": "fp8", "order": "seq", "exp_bits": 8, "man_bits": 23}),
 }
 SIZES = (2, 4)
-#: designs with more iCE40 LUTs than this are not placed (the HX8K has 7,680 logic cells; the
-#: Fmax harness and packing need the rest): their ``fmax_mhz`` is None
-FMAX_LUT_LIMIT = 7000
+#: designs with more iCE40 LUTs than the HX8K's 7,680 logic cells are not placed (their
+#: ``fmax_mhz`` is None); smaller ones are placed and may still not fit (carry chains need cells)
+FMAX_LUT_LIMIT = 7680
 
 
 def area_configs(sizes=SIZES):
