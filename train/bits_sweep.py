@@ -212,12 +212,12 @@ def plot_area(area, summary, path):
                         ax.annotate(str(b), (x, y), fontsize=6, xytext=(2, 2),
                                     textcoords="offset points")
                     drawn = True
-        ax.set_xlabel(f"gradient quantizer lane area ({unit}, bench/bits_area.json; SR without "
-                      f"its RLSRU)")
+        ax.set_xlabel(f"one gradient quantizer lane ({unit})")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, ncol=2)
-    fig.suptitle("accuracy vs quantizer area (labels: gradient bits)")
+    fig.suptitle("accuracy vs gradient quantizer area (bench/bits_area.json; SR lane without its "
+                 "RLSRU; labels: gradient bits)")
     fig.tight_layout()
     if not drawn:
         plt.close(fig)
