@@ -336,7 +336,13 @@ def fp8_tensor(fmt: FpFormat, x, top: float = 8.0):
 
 
 class Fp8Arith(Arith):
-    """FP8 operands (E4M3 forward, E5M2 gradients), exact products, accumulation ``acc``."""
+    """FP8 operands (E4M3 forward, E5M2 gradients), exact products, accumulation ``acc``.
+
+    For ``acc`` in seq/static/dga every GEMM equals, value for value, the golden model of the
+    MAC array with FP8 PEs (:func:`golden.mac_array.fp8_gemm`, ``pe="fp8"``, ``order=acc``,
+    FP12 E5M6, ``product="rounded"``): ``tests/test_mac_array_fp8.py`` compares the two on
+    every GEMM of a training step. So these accuracy rows are those of that array.
+    """
 
     def __init__(self, acc="dga"):
         super().__init__()
