@@ -7,8 +7,14 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden.mac_array import (MacArrayConfig, assemble_gemm, fp8_gemm, gemm_tile, random_tile,
-                              tile_gemm)
+from golden.mac_array import (
+    MacArrayConfig,
+    assemble_gemm,
+    fp8_gemm,
+    gemm_tile,
+    random_tile,
+    tile_gemm,
+)
 from golden.params import ConfigError
 from hw.mac_array import MacArray
 from sim.amaranth_harness import layouts_of, run_amaranth
