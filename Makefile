@@ -10,7 +10,7 @@ export AMARANTH_USE_YOSYS := builtin
 export YOWASP_CACHE_DIR   := $(CURDIR)/.cache/yowasp
 export XDG_CACHE_HOME     := $(CURDIR)/.cache
 
-.PHONY: setup demo test test-all verify-exhaustive verify-scalesim bench studies train clean distclean help
+.PHONY: setup demo test test-all verify-exhaustive verify-scalesim bench studies sweep-bench train train-bits clean distclean help
 
 help:
 	@echo "make demo               generate Verilog, simulate and synthesize every block (defaults)"
@@ -20,6 +20,8 @@ help:
 	@echo "make bench              benchmarks -> bench/results.json"
 	@echo "make studies            paper-claim studies: ARC, DGA error, RLSRU sweep -> bench/*.json, docs/img"
 	@echo "make train              CNN training table per arithmetic mode -> bench/train.json, docs/img/train_*.png"
+	@echo "make train-bits         accuracy vs code width per rounding mode -> bench/train_bits.json, docs/img/train_bits_*.png"
+	@echo "make sweep-bench        sweep engine speed-up (-j 1 vs -j 2, cached re-run) -> bench/results.json"
 	@echo "make setup              .venv from pyproject.toml + Icarus Verilog, OSU 0.18 um cells, OpenSTA via apt-get"
 
 setup: $(VENV)/.installed .cache/.iverilog .cache/.osu018 .cache/.yowasp-warm
@@ -96,12 +98,19 @@ bench: setup
 	$(PY) -m sim.bench
 
 studies: setup
-	$(PY) -m sim.dga_study
-	$(PY) -m sim.rlsru_sweep
-	$(PY) -m sim.arc_study
+	$(PY) -m sim.dga_study -j $(JOBS)
+	$(PY) -m sim.dga_study --mixed-area -j $(JOBS)
+	$(PY) -m sim.rlsru_sweep -j $(JOBS)
+	$(PY) -m sim.arc_study -j $(JOBS)
+
+sweep-bench: setup
+	$(PY) -m sim.sweep.bench
 
 train: setup
 	$(PY) -m train.table
+
+train-bits: setup
+	$(PY) -m train.bits_sweep
 
 clean:
 	rm -rf build sim_build .pytest_cache
