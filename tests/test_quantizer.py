@@ -32,6 +32,7 @@ import os
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -888,3 +889,27 @@ def test_exhaustive_all_fp32_inputs():
     assert total == {"mul": 0, **{m: 0 for m in MODES}}, first
     assert hits["nan"] == 2 * ((1 << 23) - 1)          # every NaN pattern, both signs
     assert hits["sat"] > 0 and hits["tie"] > 0
+
+
+# --------------------------------------------------------------------------------------------
+# 8. Area against code width (sim/bits_area.py): the accumulator rule and the committed table
+# --------------------------------------------------------------------------------------------
+
+
+def test_bits_area_safe_accumulator_and_table(capsys):
+    from sim.bits_area import main, safe_acc_width
+    for b, k in ((2, 1), (4, 1024), (6, 1024), (8, 1024), (8, 133_144), (16, 7)):
+        L = 2 ** (b - 1) - 1
+        w = safe_acc_width(b, k)
+        worst = k * L * L                                  # |sum| of k products of +-L codes
+        assert worst <= 2 ** (w - 1) - 1 and worst > 2 ** (w - 2) - 1, (b, k, w)
+    assert [safe_acc_width(b, 1024) for b in (4, 6, 8)] == [17, 21, 25]
+    assert safe_acc_width(8, 133_144) == 32                 # the spec's 32-bit bound, decision (c)
+    path = Path(__file__).resolve().parent.parent / "bench" / "bits_area.json"
+    if path.exists():
+        assert main(["--table", "--json", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "| sr | 16 |" in out and "| 8 | 25 |" in out
+    with pytest.raises(SystemExit) as e:
+        main(["--k", "0"])
+    assert e.value.code == 2
