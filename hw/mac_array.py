@@ -3,13 +3,13 @@
 
 See ``docs/blocks/mac_array.md`` for the timing diagram. The golden model and cycle model are in
 :mod:`golden.mac_array`; this component is correct when it is bit- and cycle-identical to them.
-The FP8 PE is the exact multiplier's datapath (:class:`hw.fp_mul.FpMul`), one rounding into the
+The FP8 PE is the exact multiplier's datapath (:func:`hw.fp_mul.fp_mul_stage1` and
+``fp_mul_stage2``, as in :class:`hw.fp_mul.FpMul`), one rounding into the
 accumulator format by the FP adder's normalize/round stage (:func:`hw.fp_add.fp_add_stage2`,
 :func:`round_to_format`), and the accumulator: one FP adder (``order="seq"``) or the DGA
 datapath :func:`hw.dga.dga_datapath` (grouped orders), whose group counter is shared by all PEs.
 """
 
-from types import SimpleNamespace
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream
@@ -22,7 +22,7 @@ from golden.mac_array import MacArrayConfig
 from .block import BlockComponent
 from .dga import dga_datapath, dga_group_counter
 from .fp_add import fp_add_datapath, fp_add_stage2
-from .fp_mul import FpMul
+from .fp_mul import fp_mul_stage1, fp_mul_stage2
 
 __all__ = ["MacArray", "round_to_format"]
 
@@ -164,18 +164,18 @@ class MacArray(BlockComponent):
         """
         c = self._cfg
         f = c.fmt
-        # the exact multiplier's two datapath stages (FpMul._stage1/_stage2 read only the
-        # configuration; no FpMul component is built, its stream ports are not wanted here)
-        mul = SimpleNamespace(_cfg=c.fp_mul_config)
+        # the exact multiplier's two datapath stages (no FpMul component: its stream ports are
+        # not wanted here)
+        mcfg = c.fp_mul_config
         m.submodules[f"{name}_mul"] = pm = Module()
-        s1 = FpMul._stage1(mul, pm, a, b)
-        p_bits, p_nan = FpMul._stage2(mul, pm, s1)
+        s1 = fp_mul_stage1(pm, mcfg, a, b)
+        p_bits, p_nan = fp_mul_stage2(pm, mcfg, s1)
         fv = c.addend_fmt                  # what the accumulator adds: rounded or exact products
         if c.product == "exact":
             v0, vo0 = p_bits, Const(0)     # an exact product never saturates
         else:
             m.submodules[f"{name}_cvt"] = cm = Module()
-            v0, _, vo0 = round_to_format(cm, mul._cfg.fmt_out, f, c.rounding, p_bits, p_nan,
+            v0, _, vo0 = round_to_format(cm, mcfg.fmt_out, f, c.rounding, p_bits, p_nan,
                                          s1["inf"])
         if c.pipelined:
             v = Signal(fv.width, name=f"{name}_prod")
