@@ -10,7 +10,7 @@ export AMARANTH_USE_YOSYS := builtin
 export YOWASP_CACHE_DIR   := $(CURDIR)/.cache/yowasp
 export XDG_CACHE_HOME     := $(CURDIR)/.cache
 
-.PHONY: setup demo test test-all verify-exhaustive verify-scalesim bench studies sweep-bench train train-bits clean distclean help
+.PHONY: setup demo test test-all verify-exhaustive verify-scalesim bench studies sweep-bench fp8-array-study bits-area train train-bits clean distclean help
 
 help:
 	@echo "make demo               generate Verilog, simulate and synthesize every block (defaults)"
@@ -18,9 +18,11 @@ help:
 	@echo "make verify-exhaustive  the slow exhaustive / long sweeps (marker 'slow')"
 	@echo "make verify-scalesim    real SCALE-Sim 3.0 (own venv) vs lobit's closed form -> tests/data/scalesim_cycles.json"
 	@echo "make bench              benchmarks -> bench/results.json"
-	@echo "make studies            paper-claim studies: ARC, DGA error, RLSRU sweep -> bench/*.json, docs/img"
+	@echo "make studies            paper-claim studies on the sweep engine: ARC, DGA error + mixed-format area, RLSRU -> bench/*.json, docs/img"
 	@echo "make train              CNN training table per arithmetic mode -> bench/train.json, docs/img/train_*.png"
 	@echo "make train-bits         accuracy vs code width per rounding mode -> bench/train_bits.json, docs/img/train_bits_*.png"
+	@echo "make fp8-array-study    INT8 vs FP8/FP12 arrays: area, Fmax, FP12 error on the trainer's GEMMs -> bench/fp8_array_study.json"
+	@echo "make bits-area          quantizer lane and 4x4 array area against code width -> bench/bits_area.json"
 	@echo "make sweep-bench        sweep engine speed-up (-j 1 vs -j 2, cached re-run) -> bench/results.json"
 	@echo "make setup              .venv from pyproject.toml + Icarus Verilog, OSU 0.18 um cells, OpenSTA via apt-get"
 
@@ -105,6 +107,12 @@ studies: setup
 
 sweep-bench: setup
 	$(PY) -m sim.sweep.bench
+
+fp8-array-study: setup
+	$(PY) -m sim.fp8_array_study --results
+
+bits-area: setup
+	$(PY) -m sim.bits_area
 
 train: setup
 	$(PY) -m train.table
