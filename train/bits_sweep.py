@@ -136,6 +136,18 @@ def plot(doc, img_dir):
             ax.axhline(m, color="k", ls="--", lw=1, label=f"FP32 ({m:.1f} %)")
             ax.axhspan(m - s, m + s, color="k", alpha=0.08)
 
+    def finish(fig, ax, fp, xlabel, title, name):
+        fp_line(ax, fp)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test accuracy (%), mean +- std over seeds")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(img_dir / name, dpi=110)
+        plt.close(fig)
+        paths.append(img_dir / name)
+
     for ds in DATASETS:
         fp, g, f = curves(summary, ds)
         ep = doc["epochs"][ds]
@@ -145,32 +157,14 @@ def plot(doc, img_dir):
                 b, m, s = map(np.array, zip(*pts))
                 ax.errorbar(b + (k - 2.5) * 0.05, 100 * m, yerr=100 * s, marker="o", ms=3,
                             capsize=2, label=label)
-        fp_line(ax, fp)
-        ax.set_xlabel("gradient code width (bits); weights and activations 8 bits")
-        ax.set_ylabel("test accuracy (%), mean +- std over seeds")
-        ax.set_title(f"{ds}: accuracy vs gradient bits ({ep} epochs)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        p = img_dir / f"train_bits_grad_{ds}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(p)
+        finish(fig, ax, fp, "gradient code width (bits); weights and activations 8 bits",
+               f"{ds}: accuracy vs gradient bits ({ep} epochs)", f"train_bits_grad_{ds}.png")
         fig, ax = plt.subplots(figsize=(7, 4.5))
         if f:
             b, m, s = map(np.array, zip(*f))
             ax.errorbar(b, 100 * m, yerr=100 * s, marker="o", capsize=2, label="RNE, gradients 8 bits")
-        fp_line(ax, fp)
-        ax.set_xlabel("weight and activation code width (bits)")
-        ax.set_ylabel("test accuracy (%), mean +- std over seeds")
-        ax.set_title(f"{ds}: accuracy vs forward bits ({ep} epochs)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        p = img_dir / f"train_bits_fwd_{ds}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(p)
+        finish(fig, ax, fp, "weight and activation code width (bits)",
+               f"{ds}: accuracy vs forward bits ({ep} epochs)", f"train_bits_fwd_{ds}.png")
     area = ROOT / "bench" / "bits_area.json"
     if area.exists():
         p = plot_area(json.loads(area.read_text()), summary, img_dir / "train_bits_area.png")
