@@ -18,6 +18,8 @@ from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.blocks.dga import random_dot, scenario, scenario_from_dots
 from sim import dga_study
 
+from .conftest import check_cocotb, check_native, check_netlist
+
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 
 
@@ -534,12 +536,8 @@ def _one_adder_setup(kw, n=60, seed=50):
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 @pytest.mark.parametrize("kw", ONE_ADDER, ids=["dga_exp", "static5"])
 def test_one_adder_cocotb(tmp_path, kw, simulator):
-    from sim.runner import run_cocotb
     cfg, dut, sc = _one_adder_setup(kw)
-    res = run_cocotb(cfg, dut, sc, simulator=simulator, build_dir=tmp_path, seed=4, gap=0.25,
-                     stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    assert res.checked == sc.vectors + 2
+    assert check_cocotb(cfg, dut, sc, simulator, tmp_path).checked == sc.vectors + 2
 
 
 @pytest.mark.cocotb
@@ -548,10 +546,7 @@ def test_one_adder_native(kw):
     """Native rung: gaps/stalls, then timed against the cycle model; a corrupted golden fails."""
     from sim.native import run_native
     cfg, dut, sc = _one_adder_setup(kw)
-    res = run_native(cfg, dut, sc, seed=4, gap=0.25, stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    res = run_native(cfg, dut, sc, seed=4)
-    assert res.ok and res.out_cycles == sc.out_cycles
+    check_native(cfg, dut, sc)
     outs = sc.outputs["out"]
     outs[len(outs) // 2] ^= 1 << 3
     assert not run_native(cfg, dut, sc, seed=4, gap=0.25, stall=0.25).ok
@@ -563,23 +558,13 @@ def test_one_adder_native(kw):
 def test_one_adder_netlist(tmp_path, target):
     """The synthesized one-adder netlist (iCE40 and OSU 0.18 um cells) passes the same test, and
     a corrupted golden fails on it."""
-    from hw.synth import netlist
-    from sim.runner import run_cocotb
     cfg, dut, sc = _one_adder_setup(ONE_ADDER[0], n=30)
-    sources = netlist(cfg, dut, workdir=tmp_path / "synth", target=target)
     if target == "asic":                 # hierarchical design: only library cells are counted
         from hw.synth import synthesize
         r = synthesize(cfg, dut, target="asic", workdir=tmp_path / "synth")
         assert all(t[0].isupper() and not t.startswith("$") for t in r["cells_by_type"])
         assert r["cells"] == sum(r["cells_by_type"].values()) and r["area_um2"] > 0
-    res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
-                     gap=0.25, stall=0.25, sources=sources)
-    assert res.ok, res.mismatches[:5]
-    outs = sc.outputs["out"]
-    outs[len(outs) // 2] ^= 1 << 3
-    res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim2", seed=4,
-                     sources=sources)
-    assert not res.ok
+    check_netlist(cfg, dut, sc, tmp_path, target=target, corrupt=True, cache=True)
 
 
 def test_one_adder_corrupted_golden_is_caught():
@@ -657,23 +642,14 @@ MIXED_LADDER = dict(variant="dga_exp", addend_man=7, adders=1)
 @pytest.mark.parametrize("kw", [MIXED_LADDER, dict(variant="static", group_size=5, addend_man=7)],
                          ids=["a1", "a2"])
 def test_mixed_cocotb(tmp_path, kw, simulator):
-    from sim.runner import run_cocotb
     cfg, dut, sc = _one_adder_setup(kw)
-    res = run_cocotb(cfg, dut, sc, simulator=simulator, build_dir=tmp_path, seed=4, gap=0.25,
-                     stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    assert res.checked == sc.vectors + 2
+    assert check_cocotb(cfg, dut, sc, simulator, tmp_path).checked == sc.vectors + 2
 
 
 @pytest.mark.cocotb
 @pytest.mark.slow
 def test_mixed_native():
-    from sim.native import run_native
-    cfg, dut, sc = _one_adder_setup(MIXED_LADDER)
-    res = run_native(cfg, dut, sc, seed=4, gap=0.25, stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    res = run_native(cfg, dut, sc, seed=4)
-    assert res.ok and res.out_cycles == sc.out_cycles
+    check_native(*_one_adder_setup(MIXED_LADDER))
 
 
 @pytest.mark.synth
@@ -682,18 +658,7 @@ def test_mixed_native():
 def test_mixed_netlist(tmp_path):
     """The iCE40 netlist of the one-adder mixed DGA passes the same test; a corrupted golden
     fails on it."""
-    from hw.synth import netlist
-    from sim.runner import run_cocotb
-    cfg, dut, sc = _one_adder_setup(MIXED_LADDER, n=30)
-    sources = netlist(cfg, dut, workdir=tmp_path / "synth", target="ice40", cache=False)
-    res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
-                     gap=0.25, stall=0.25, sources=sources)
-    assert res.ok, res.mismatches[:5]
-    outs = sc.outputs["out"]
-    outs[len(outs) // 2] ^= 1 << 3
-    res = run_cocotb(cfg, dut, sc, simulator="icarus", build_dir=tmp_path / "sim2", seed=4,
-                     sources=sources)
-    assert not res.ok
+    check_netlist(*_one_adder_setup(MIXED_LADDER, n=30), tmp_path, corrupt=True)
 
 
 def test_hw_mixed_two_rounding_expectations_fail():

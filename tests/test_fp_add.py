@@ -12,7 +12,7 @@ from golden.params import ConfigError
 from hw.fp_add import FpAdd
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.blocks.fp_add import random_operands, scenario, scenario_from_operands, special_operands
-from .conftest import require
+from .conftest import check_native, check_netlist, require
 
 # components built only to check a constructor error or the registry are never elaborated
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
@@ -278,29 +278,17 @@ def test_mixed_cocotb_rung(tmp_path, simulator):
 @pytest.mark.cocotb
 @pytest.mark.slow
 def test_mixed_native_rung():
-    from sim.native import run_native
-    require("verilator")
     dut = FpAdd(MIXED)
-    sc = scenario(MIXED, layouts_of(dut), np.random.default_rng(6), 2000)
-    res = run_native(MIXED, dut, sc, seed=4, gap=0.25, stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    res = run_native(MIXED, dut, sc, seed=4)
-    assert res.ok and res.out_cycles == sc.out_cycles
+    check_native(MIXED, dut, scenario(MIXED, layouts_of(dut), np.random.default_rng(6), 2000))
 
 
 @pytest.mark.synth
 @pytest.mark.cocotb
 def test_mixed_netlist_rung(tmp_path):
     """The iCE40 netlist of the mixed adder passes the same cocotb test."""
-    from hw.synth import netlist
-    from sim.runner import run_cocotb
-    require("iverilog")
     dut = FpAdd(MIXED)
-    sc = scenario(MIXED, layouts_of(dut), np.random.default_rng(8), 300)
-    sources = netlist(MIXED, dut, workdir=tmp_path / "synth", target="ice40", cache=False)
-    res = run_cocotb(MIXED, dut, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
-                     gap=0.25, stall=0.25, sources=sources)
-    assert res.ok, res.mismatches[:5]
+    check_netlist(MIXED, dut, scenario(MIXED, layouts_of(dut), np.random.default_rng(8), 300),
+                  tmp_path)
 
 
 @pytest.mark.cocotb

@@ -11,9 +11,8 @@ import pytest
 
 from sim.amaranth_harness import layouts_of, run_amaranth
 from sim.blocks import all_blocks
-from sim.runner import run_cocotb
 
-from .conftest import require
+from .conftest import check_cocotb, check_native, check_netlist, require
 
 BLOCKS = sorted(all_blocks())
 
@@ -56,12 +55,7 @@ def test_amaranth_timing_rung(name):
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 @pytest.mark.parametrize("name", BLOCKS)
 def test_cocotb_rung(tmp_path, name, simulator):
-    require("iverilog" if simulator == "icarus" else "verilator")
-    cfg, comp, sc = _setup(name)
-    res = run_cocotb(cfg, comp, sc, simulator=simulator, build_dir=tmp_path, seed=4, gap=0.25,
-                     stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    assert res.checked > 0
+    check_cocotb(*_setup(name), simulator, tmp_path)
 
 
 @pytest.mark.cocotb
@@ -70,15 +64,7 @@ def test_native_rung(name):
     """The emitted Verilog on the native path (Verilator model + generated C++ harness): the same
     scenario, seed, gaps and stalls as the cocotb rung, plus a timed run without gaps/stalls in
     which every output transfer must fall in the cycle the cycle model gives."""
-    from sim.native import run_native
-    require("verilator")
-    cfg, comp, sc = _setup(name)
-    res = run_native(cfg, comp, sc, seed=4, gap=0.25, stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    assert res.checked > 0
-    res = run_native(cfg, comp, sc, seed=4)
-    assert res.ok, res.mismatches[:5]
-    assert res.out_cycles == sc.out_cycles
+    check_native(*_setup(name))
 
 
 @pytest.mark.synth
@@ -86,14 +72,7 @@ def test_native_rung(name):
 @pytest.mark.parametrize("name", BLOCKS)
 def test_netlist_rung(tmp_path, name):
     """The synthesized iCE40 netlist (whose LUTs are reported) passes the same cocotb test."""
-    from hw.synth import netlist
-    require("iverilog")
-    cfg, comp, sc = _setup(name, vectors=48, **all_blocks()[name].netlist_params)
-    sources = netlist(cfg, comp, workdir=tmp_path / "synth", target="ice40", cache=False)
-    res = run_cocotb(cfg, comp, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
-                     gap=0.25, stall=0.25, sources=sources)
-    assert res.ok, res.mismatches[:5]
-    assert res.checked > 0
+    check_netlist(*_setup(name, vectors=48, **all_blocks()[name].netlist_params), tmp_path)
 
 
 @pytest.mark.parametrize("name", BLOCKS)
@@ -185,49 +164,21 @@ def test_amaranth_width_rung(name, b):
 
 
 @pytest.mark.cocotb
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 @pytest.mark.parametrize("name, b", _width_params({("quantizer", WIDTH_FAST)}))
-def test_icarus_width_rung(tmp_path, name, b):
-    require("iverilog")
-    cfg, comp, sc = _width_setup(name, b)
-    res = run_cocotb(cfg, comp, sc, simulator="icarus", build_dir=tmp_path, seed=4, gap=0.25,
-                     stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    assert res.checked > 0
-
-
-@pytest.mark.cocotb
-@pytest.mark.parametrize("name, b", _width_params({("quantizer", WIDTH_FAST)}))
-def test_verilator_width_rung(tmp_path, name, b):
-    require("verilator")
-    cfg, comp, sc = _width_setup(name, b)
-    res = run_cocotb(cfg, comp, sc, simulator="verilator", build_dir=tmp_path, seed=4, gap=0.25,
-                     stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    assert res.checked > 0
+def test_cocotb_width_rung(tmp_path, name, b, simulator):
+    check_cocotb(*_width_setup(name, b), simulator, tmp_path)
 
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("name, b", _width_params({("quantizer", WIDTH_FAST)}))
 def test_native_width_rung(name, b):
-    from sim.native import run_native
-    require("verilator")
-    cfg, comp, sc = _width_setup(name, b)
-    res = run_native(cfg, comp, sc, seed=4, gap=0.25, stall=0.25)
-    assert res.ok, res.mismatches[:5]
-    res = run_native(cfg, comp, sc, seed=4)
-    assert res.ok and res.out_cycles == sc.out_cycles, res.mismatches[:5]
+    check_native(*_width_setup(name, b))
 
 
 @pytest.mark.synth
 @pytest.mark.cocotb
 @pytest.mark.parametrize("name, b", _width_params({("quantizer", WIDTH_FAST)}))
 def test_netlist_width_rung(tmp_path, name, b):
-    from hw.synth import netlist
-    require("iverilog")
     params = dict(all_blocks()[name].netlist_params, bits=b, **WIDTH_BLOCKS[name](b))
-    cfg, comp, sc = _setup(name, vectors=48, **params)
-    sources = netlist(cfg, comp, workdir=tmp_path / "synth", target="ice40", cache=False)
-    res = run_cocotb(cfg, comp, sc, simulator="icarus", build_dir=tmp_path / "sim", seed=4,
-                     gap=0.25, stall=0.25, sources=sources)
-    assert res.ok, res.mismatches[:5]
-    assert res.checked > 0
+    check_netlist(*_setup(name, vectors=48, **params), tmp_path)
