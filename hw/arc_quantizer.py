@@ -16,8 +16,7 @@ from golden.arc_quantizer import ARC_FRAC_BITS, ArcQuantizerConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
 from .fp_add import register_values
-from .quantizer import QuantizerLane
-from .rounding import sticky_flags
+from .quantizer import round_and_register
 
 __all__ = ["ClipLane", "ArcQuantizer"]
 
@@ -143,24 +142,8 @@ class ArcQuantizer(BlockComponent):
             stage_valid, = register_values(m, (take,), en, "stage1_valid")
 
         # --- stage 2: round (RTZ, or RTZ/RNE by the rne input), output register -----------------
-        with m.If(en):
-            m.d.sync += self.out.valid.eq(stage_valid)
-        modes = ("rtz", "rne") if c.adaptive else ("rtz",)
-        for i in range(c.lanes):
-            lane = QuantizerLane(ARC_FRAC_BITS, modes, c.bits)
-            m.submodules[f"round{i}"] = lane
-            m.d.comb += lane.v.eq(v_in[i])
-            if c.adaptive:
-                m.d.comb += lane.mode.eq(self.rne)
-            code, nan, sat = lane.code, lane.nan, lane.sat
-            with m.If(en):
-                m.d.sync += [
-                    self.out.payload.code[i].eq(code),
-                    self.out.payload.nan[i].eq(nan),
-                    self.out.payload.sat[i].eq(sat),
-                    self.out.payload.clip[i].eq(k_in[i]),
-                ]
-
-        sticky_flags(m, self.out, self.flag_clear,
-                     [(self.nan_flag, self.out.payload.nan), (self.sat_flag, self.out.payload.sat)])
+        round_and_register(m, self, en, stage_valid,
+                           [(v, None, {"clip": k}) for v, k in zip(v_in, k_in)], ARC_FRAC_BITS,
+                           ("rtz", "rne") if c.adaptive else ("rtz",), c.bits,
+                           mode=self.rne if c.adaptive else None)
         return m

@@ -22,9 +22,8 @@ from golden.fp_add import FpAddConfig
 from .block import BlockComponent
 from .fp32 import Fp32Mul
 from .fp_add import fp_add_datapath, register_values
-from .quantizer import QuantizerLane
+from .quantizer import round_and_register
 from .rlsru import Rlsru
-from .rounding import sticky_flags
 
 __all__ = ["DagqSelect", "DagqQuantizer"]
 
@@ -163,19 +162,7 @@ class DagqQuantizer(BlockComponent):
             stage_valid, = register_values(m, (take,), en, "stage1_valid")
 
         # --- stage 2: SR on the shared rounding stage, output register ------------------------
-        with m.If(en):
-            m.d.sync += self.out.valid.eq(stage_valid)
-        for i, (v, reg, r) in enumerate(lanes1):
-            lane = QuantizerLane(c.frac_bits, ("sr",), c.bits)
-            m.submodules[f"round{i}"] = lane
-            m.d.comb += [lane.v.eq(v), lane.rnd.eq(r)]
-            with m.If(en):
-                m.d.sync += [
-                    self.out.payload.code[i].eq(lane.code),
-                    self.out.payload.region[i].eq(reg),
-                    self.out.payload.nan[i].eq(lane.nan),
-                    self.out.payload.sat[i].eq(lane.sat),
-                ]
-        sticky_flags(m, self.out, self.flag_clear,
-                     [(self.nan_flag, self.out.payload.nan), (self.sat_flag, self.out.payload.sat)])
+        round_and_register(m, self, en, stage_valid,
+                           [(v, r, {"region": reg}) for v, reg, r in lanes1], c.frac_bits,
+                           ("sr",), c.bits)
         return m

@@ -18,9 +18,8 @@ from .arc_quantizer import ClipLane
 from .block import BlockComponent
 from .fp32 import Fp32Mul
 from .fp_add import register_values
-from .quantizer import QuantizerLane
+from .quantizer import round_and_register
 from .rlsru import Rlsru
-from .rounding import sticky_flags
 
 __all__ = ["GvqQuantizer"]
 
@@ -119,21 +118,7 @@ class GvqQuantizer(BlockComponent):
             stage_valid, = register_values(m, (quant,), en, "stage1_valid")
 
         # --- stage 2: the shared rounding stage, output register ------------------------------
-        with m.If(en):
-            m.d.sync += self.out.valid.eq(stage_valid)
-        for i, (v, k, r) in enumerate(lanes1):
-            lane = QuantizerLane(c.frac_bits, (c.mode,), c.bits)
-            m.submodules[f"round{i}"] = lane
-            m.d.comb += lane.v.eq(v)
-            if sr:
-                m.d.comb += lane.rnd.eq(r)
-            with m.If(en):
-                m.d.sync += [
-                    self.out.payload.code[i].eq(lane.code),
-                    self.out.payload.nan[i].eq(lane.nan),
-                    self.out.payload.sat[i].eq(lane.sat),
-                    self.out.payload.clip[i].eq(k),
-                ]
-        sticky_flags(m, self.out, self.flag_clear,
-                     [(self.nan_flag, self.out.payload.nan), (self.sat_flag, self.out.payload.sat)])
+        round_and_register(m, self, en, stage_valid,
+                           [(v, r, {"clip": k}) for v, k, r in lanes1], c.frac_bits, (c.mode,),
+                           c.bits)
         return m

@@ -18,7 +18,7 @@ from .fp32 import Fp32Mul
 from .fp_add import register_values
 from .rounding import Fp32ToFixed, RoundStage, sticky_flags
 
-__all__ = ["QuantizerLane", "Quantizer"]
+__all__ = ["QuantizerLane", "Quantizer", "round_and_register"]
 
 
 class QuantizerLane(wiring.Component):
@@ -74,6 +74,35 @@ class QuantizerLane(wiring.Component):
             if hasattr(rs, k):
                 m.d.comb += getattr(rs, k).eq(getattr(self, k))
         return m
+
+
+def round_and_register(m, comp, en, stage_valid, lanes, frac_bits, modes, bits, mode=None):
+    """Stage 2 of every quantizer block: round each lane and register the output beat.
+
+    ``lanes`` holds per lane ``(v, r, extra)``: the FP32 product ``v``, its random bits ``r``
+    (``None`` without SR) and a dict of further per-lane payload fields of ``comp.out``
+    (e.g. ``clip``, ``region``) registered with the lane's ``code``, ``nan`` and ``sat``. Each lane
+    is a :class:`QuantizerLane` (``frac_bits``, ``modes``, ``bits``; ``mode`` drives its run-time
+    mode input when ``modes`` has several). The output register loads, and ``out.valid`` takes
+    ``stage_valid``, in cycles with ``en``; the sticky ``nan_flag``/``sat_flag`` of ``comp``
+    follow :func:`hw.rounding.sticky_flags`.
+    """
+    with m.If(en):
+        m.d.sync += comp.out.valid.eq(stage_valid)
+    for i, (v, r, extra) in enumerate(lanes):
+        lane = QuantizerLane(frac_bits, modes, bits)
+        m.submodules[f"round{i}"] = lane
+        m.d.comb += lane.v.eq(v)
+        if r is not None:
+            m.d.comb += lane.rnd.eq(r)
+        if mode is not None:
+            m.d.comb += lane.mode.eq(mode)
+        fields = {"code": lane.code, "nan": lane.nan, "sat": lane.sat, **extra}
+        with m.If(en):                                  # in the payload layout's field order
+            m.d.sync += [getattr(comp.out.payload, f)[i].eq(fields[f])
+                         for f, _ in comp.out.payload.shape() if f in fields]
+    sticky_flags(m, comp.out, comp.flag_clear,
+                 [(comp.nan_flag, comp.out.payload.nan), (comp.sat_flag, comp.out.payload.sat)])
 
 
 class Quantizer(BlockComponent):
@@ -168,21 +197,6 @@ class Quantizer(BlockComponent):
             stage_valid, = register_values(m, (take,), en, "stage1_valid")
 
         # --- stage 2: round, saturate, output register ------------------------------------------
-        with m.If(en):
-            m.d.sync += self.out.valid.eq(stage_valid)
-        for i in range(c.lanes):
-            lane = QuantizerLane(c.frac_bits, (c.mode,), c.bits)
-            m.submodules[f"round{i}"] = lane
-            m.d.comb += lane.v.eq(v_in[i])
-            if sr:
-                m.d.comb += lane.rnd.eq(r_in[i])
-            with m.If(en):
-                m.d.sync += [
-                    self.out.payload.code[i].eq(lane.code),
-                    self.out.payload.nan[i].eq(lane.nan),
-                    self.out.payload.sat[i].eq(lane.sat),
-                ]
-
-        sticky_flags(m, self.out, self.flag_clear,
-                     [(self.nan_flag, self.out.payload.nan), (self.sat_flag, self.out.payload.sat)])
+        round_and_register(m, self, en, stage_valid, [(v, r, {}) for v, r in zip(v_in, r_in)],
+                           c.frac_bits, (c.mode,), c.bits)
         return m
