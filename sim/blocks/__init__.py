@@ -37,8 +37,9 @@ class BlockSpec:
         Block name (CLI name, file names, Verilog module prefix).
     config : type
         The :class:`golden.params.BlockConfig` subclass.
-    component : callable
-        ``component(cfg) -> wiring.Component``.
+    hw_class : str
+        ``"module:Class"`` of the Amaranth component (imported on first use, so listing blocks
+        imports no Amaranth); :meth:`component` builds it.
     scenario : callable
         ``scenario(cfg, layouts, rng, vectors) -> sim.transactors.Scenario``: random stimulus
         with golden expectations; ``layouts`` maps stream names to payload field lists;
@@ -58,12 +59,17 @@ class BlockSpec:
     """
     name: str
     config: type
-    component: Callable
+    hw_class: str
     scenario: Callable
     summary: str
     demo_configs: tuple = field(default_factory=lambda: ({},))
     netlist_params: dict = field(default_factory=dict)
     bench: Callable | None = None
+
+    def component(self, cfg):
+        """The block's Amaranth component for the validated configuration ``cfg``."""
+        module, cls = self.hw_class.split(":")
+        return getattr(importlib.import_module(module), cls)(cfg)
 
 
 def all_blocks() -> dict:

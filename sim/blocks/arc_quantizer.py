@@ -86,17 +86,12 @@ def scenario(cfg, layouts, rng, vectors):
     return sc
 
 
-def _component(cfg):
-    from hw.arc_quantizer import ArcQuantizer
-    return ArcQuantizer(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="arc_quantizer",
     config=ArcQuantizerConfig,
-    component=_component,
+    hw_class="hw.arc_quantizer:ArcQuantizer",
     scenario=scenario,
     summary="ARC lanes: clip FP32 to +-c, x * inv_scale (IEEE RNE, flush-to-zero), round toward "
             "zero (or RNE by a run-time select when adaptive) to +-(2^(b-1)-1) (b = bits, "

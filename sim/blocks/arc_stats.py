@@ -99,17 +99,12 @@ def scenario(cfg, layouts, rng, vectors):
     return sc
 
 
-def _component(cfg):
-    from hw.arc_stats import ArcStats
-    return ArcStats(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="arc_stats",
     config=ArcStatsConfig,
-    component=_component,
+    hw_class="hw.arc_stats:ArcStats",
     scenario=scenario,
     summary="ARC statistics unit: pass 1 exact count/sum/sum-of-squares of an FP32 stream over "
             "an exponent window, pass 2 count and largest magnitude of inliers lo <= x <= hi",

@@ -92,17 +92,12 @@ def scenario(cfg, layouts, rng, vectors):
     return sc
 
 
-def _component(cfg):
-    from hw.dagq_quantizer import DagqQuantizer
-    return DagqQuantizer(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="dagq_quantizer",
     config=DagqQuantizerConfig,
-    component=_component,
+    hw_class="hw.dagq_quantizer:DagqQuantizer",
     scenario=scenario,
     summary="LowGradQ DAGQ: P FP32 -> b-bit code + 2-bit region lanes, two scales and a threshold as "
             "registers, SR_F with an RLSRU random source (OTS on the host)",

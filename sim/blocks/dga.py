@@ -182,17 +182,12 @@ def bench(report):
           f"({'met' if met['asic'] else 'not met'})", flush=True)
 
 
-def _component(cfg):
-    from hw.dga import DgaAccumulator
-    return DgaAccumulator(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="dga",
     config=DgaConfig,
-    component=_component,
+    hw_class="hw.dga:DgaAccumulator",
     scenario=scenario,
     bench=bench,
     summary="dynamic group accumulator (default FP12 E5M6): intra-/inter-group FP registers, "

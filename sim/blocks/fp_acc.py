@@ -36,17 +36,12 @@ def scenario(cfg: FpAccConfig, layouts, rng: np.random.Generator, vectors: int,
     return scenario_from_dots(cfg, layouts, [random_dot(cfg.fmt, n, rng) for n in lengths])
 
 
-def _component(cfg):
-    from hw.fp_acc import FpAccumulator
-    return FpAccumulator(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="fp_acc",
     config=FpAccConfig,
-    component=_component,
+    hw_class="hw.fp_acc:FpAccumulator",
     scenario=scenario,
     summary="sequential FP(e, m) accumulator (default FP12 E5M6, up to FP32 E8M23): one FP adder, "
             "S = S + v, one addend per cycle (the DGA area baseline)",

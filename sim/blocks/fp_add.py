@@ -98,17 +98,12 @@ def scenario(cfg: FpAddConfig, layouts, rng: np.random.Generator, vectors: int) 
     return scenario_from_operands(cfg, layouts, a, b)
 
 
-def _component(cfg):
-    from hw.fp_add import FpAdd
-    return FpAdd(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="fp_add",
     config=FpAddConfig,
-    component=_component,
+    hw_class="hw.fp_add:FpAdd",
     scenario=scenario,
     summary="parameterized FP(e, m) adder (default FP12 E5M6): align with guard/round/sticky, "
             "add, normalize, round RNE/RTZ; saturating, IEEE Inf/NaN or no-Inf/NaN mode; "

@@ -49,17 +49,12 @@ def scenario(cfg: FpMulConfig, layouts, rng: np.random.Generator, vectors: int) 
     return scenario_from_operands(cfg, layouts, a, b)
 
 
-def _component(cfg):
-    from hw.fp_mul import FpMul
-    return FpMul(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="fp_mul",
     config=FpMulConfig,
-    component=_component,
+    hw_class="hw.fp_mul:FpMul",
     scenario=scenario,
     summary="exact FP8 x FP8 multiplier (E4M3 x E5M2 -> E6M6, E4M3 x E4M3 -> E5M7), "
             "IEEE Inf/NaN or no-Inf/NaN mode",

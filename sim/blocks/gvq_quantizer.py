@@ -115,17 +115,12 @@ def scenario(cfg, layouts, rng, vectors):
     return sc
 
 
-def _component(cfg):
-    from hw.gvq_quantizer import GvqQuantizer
-    return GvqQuantizer(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="gvq_quantizer",
     config=GvqQuantizerConfig,
-    component=_component,
+    hw_class="hw.gvq_quantizer:GvqQuantizer",
     scenario=scenario,
     summary="Distribution-Adaptive INT8 GVQ: per-channel (clip, inv) register file indexed by each "
             "beat's channel, ARC clip + FP32 multiply + RNE/SR to b-bit codes (MCS update on the host)",

@@ -86,17 +86,12 @@ def scenario(cfg, layouts, rng, vectors):
     return sc
 
 
-def _component(cfg):
-    from hw.gvq_stats import GvqStats
-    return GvqStats(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="gvq_stats",
     config=GvqStatsConfig,
-    component=_component,
+    hw_class="hw.gvq_stats:GvqStats",
     scenario=scenario,
     summary="GVQ/MCS statistics: exact per-channel max|g|, count(|g| > sigma_c) and finite count "
             "(saturating counters) over P FP32 elements per beat",

@@ -50,17 +50,12 @@ def scenario(cfg: IntAccConfig, layouts, rng: np.random.Generator, vectors: int,
     return scenario_from_dots(cfg, layouts, [random_int_dot(cfg, n, rng) for n in lengths])
 
 
-def _component(cfg):
-    from hw.int_acc import IntAccumulator
-    return IntAccumulator(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="int_acc",
     config=IntAccConfig,
-    component=_component,
+    hw_class="hw.int_acc:IntAccumulator",
     scenario=scenario,
     summary="integer dot-product accumulator (default INT16 addends, e.g. INT8 x INT8 products, "
             "into a wrapping INT32 register, overflow flag), one addend per cycle",

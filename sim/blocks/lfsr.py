@@ -39,17 +39,12 @@ def scenario(cfg, layouts, rng: np.random.Generator, vectors):
     return request_scenario(cfg, layouts, n, restarts)
 
 
-def _component(cfg):
-    from hw.lfsr import Lfsr
-    return Lfsr(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="lfsr",
     config=LfsrConfig,
-    component=_component,
+    hw_class="hw.lfsr:Lfsr",
     scenario=scenario,
     summary="maximal-length Fibonacci/Galois LFSR (widths 2..64, XAPP052 taps), k leap-forward "
             "steps per beat, one output beat per request (restart = replay from the seed)",

@@ -125,17 +125,12 @@ def bench(report):
             "goal": "fmax_ratio >= 1.3 at lut_ratio <= 1.15"}
 
 
-def _component(cfg):
-    from hw.mac_array import MacArray
-    return MacArray(cfg)
-
-
 from . import BlockSpec
 
 SPEC = BlockSpec(
     name="mac_array",
     config=MacArrayConfig,
-    component=_component,
+    hw_class="hw.mac_array:MacArray",
     scenario=scenario,
     bench=bench,
     summary="output-stationary systolic array, signed INT8 x INT8 -> wide accumulators or (pe=fp8) "

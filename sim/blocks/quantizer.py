@@ -151,17 +151,12 @@ def scenario(cfg, layouts, rng, vectors):
     return sc
 
 
-def _component(cfg):
-    from hw.quantizer import Quantizer
-    return Quantizer(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="quantizer",
     config=QuantizerConfig,
-    component=_component,
+    hw_class="hw.quantizer:Quantizer",
     scenario=scenario,
     summary="P FP32 -> b-bit quantizer lanes: x * inv_scale (IEEE RNE, flush-to-zero), then RNE, "
             "RTZ or SR_F with a swappable random-source stream, saturated to +-(2^(b-1)-1) "

@@ -64,17 +64,12 @@ def bench(report):
     }
 
 
-def _component(cfg):
-    from hw.rlsru import Rlsru
-    return Rlsru(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="rlsru",
     config=RlsruConfig,
-    component=_component,
+    hw_class="hw.rlsru:Rlsru",
     scenario=scenario,
     bench=bench,
     summary="RLSRU random source: F-bit random numbers for P SR lanes per beat; schemes "

@@ -63,17 +63,12 @@ def scenario(cfg, layouts, rng: np.random.Generator, vectors):
                              chains=rng.random(n) < 0.01)
 
 
-def _component(cfg):
-    from hw.sr_unit import SrUnit
-    return SrUnit(cfg)
-
-
 from . import BlockSpec  # noqa: E402
 
 SPEC = BlockSpec(
     name="sr_unit",
     config=SrUnitConfig,
-    component=_component,
+    hw_class="hw.sr_unit:SrUnit",
     scenario=scenario,
     summary="RLSRU random source + P SR_F stages on fixed-point inputs, saturated to b bits; "
             "synthesized per reuse scheme by sim.rlsru_sweep",
